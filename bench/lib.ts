@@ -1,0 +1,220 @@
+import { parseArgs } from 'node:util';
+
+/**
+ * The runner's pure parts: options, selection, ratios and the table. Nothing here touches the
+ * network or a database, so test/bench.test.ts can check it quickly.
+ */
+
+export interface BenchOptions {
+  /** Name prefixes; a scenario runs when its name starts with any of them. Empty means all. */
+  only: string[];
+  /** Seconds measured per scenario. */
+  duration: number;
+  connections: number;
+  /** Seconds of load before each measurement, not recorded. */
+  warmup: number;
+  help: boolean;
+}
+
+export const defaultOptions: Readonly<BenchOptions> = Object.freeze({
+  only: [],
+  duration: 10,
+  connections: 50,
+  warmup: 2,
+  help: false,
+});
+
+export const usage = `usage: npm run bench -- [options]
+
+  --only <prefix>        run only the results whose names start with <prefix>; repeat the option or
+                         separate prefixes with commas to run several (e.g. --only health,me)
+  --duration <seconds>   measured seconds per scenario (default ${defaultOptions.duration})
+  --connections <n>      concurrent connections (default ${defaultOptions.connections})
+  --warmup <seconds>     unrecorded load before each scenario (default ${defaultOptions.warmup}; 0 skips it)
+  --help                 show this text
+
+The app runs on DATABASE_URL's server in a scratch database that is dropped afterwards, or on an
+embedded PGlite in a temporary directory when DATABASE_URL is unset.`;
+
+export class UsageError extends Error {}
+
+function numberOption(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  opts: { integer?: boolean; min: number },
+): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  const ok =
+    raw.trim() !== '' &&
+    Number.isFinite(value) &&
+    value >= opts.min &&
+    (!opts.integer || Number.isInteger(value));
+  if (!ok) {
+    const kind = opts.integer ? 'an integer' : 'a number';
+    throw new UsageError(`--${name} must be ${kind} of at least ${opts.min}, got '${raw}'`);
+  }
+  return value;
+}
+
+export function parseBenchArgs(argv: readonly string[]): BenchOptions {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        only: { type: 'string', multiple: true },
+        duration: { type: 'string' },
+        connections: { type: 'string' },
+        warmup: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError(err instanceof Error ? err.message : String(err));
+  }
+  const only = (values.only ?? []).flatMap((v) => v.split(',')).map((v) => v.trim());
+  if (only.some((p) => p === '')) throw new UsageError('--only needs a non-empty name prefix');
+  return {
+    only,
+    duration: numberOption('duration', values.duration, defaultOptions.duration, { min: 1 }),
+    connections: numberOption('connections', values.connections, defaultOptions.connections, {
+      integer: true,
+      min: 1,
+    }),
+    warmup: numberOption('warmup', values.warmup, defaultOptions.warmup, { min: 0 }),
+    help: values.help ?? false,
+  };
+}
+
+/** What the registry needs to know about a scenario to check and select it. */
+export interface Named {
+  name: string;
+  baseline: string | null;
+}
+
+/** Throws on registry mistakes a new entry could make, before anything is started. */
+export function checkRegistry(entries: readonly Named[]): void {
+  const names = new Set<string>();
+  for (const e of entries) {
+    if (!/^[a-z0-9][a-z0-9._-]*$/.test(e.name))
+      {throw new Error(`scenario name '${e.name}' must be lower-case letters, digits, '.', '_' or '-'`);}
+    if (names.has(e.name)) throw new Error(`scenario '${e.name}' is registered twice`);
+    names.add(e.name);
+  }
+  for (const e of entries) {
+    if (e.baseline === null) continue;
+    const base = entries.find((b) => b.name === e.baseline);
+    if (!base) throw new Error(`scenario '${e.name}' names an unknown baseline '${e.baseline}'`);
+    // One level only: a ratio always compares with a result that is itself a baseline.
+    if (base.baseline !== null)
+      {throw new Error(`scenario '${e.name}' has baseline '${base.name}', which is not a baseline itself`);}
+  }
+}
+
+export function selectScenarios<T extends Named>(entries: readonly T[], only: readonly string[]): T[] {
+  if (only.length === 0) return [...entries];
+  const chosen = entries.filter((e) => only.some((prefix) => e.name.startsWith(prefix)));
+  if (chosen.length === 0) {
+    throw new UsageError(
+      `--only ${only.join(',')} matches no result; the results are: ${entries.map((e) => e.name).join(', ')}`,
+    );
+  }
+  return chosen;
+}
+
+/** Baselines the selected scenarios compare with that the selection leaves out. */
+export function missingBaselines(selected: readonly Named[]): string[] {
+  const names = new Set(selected.map((s) => s.name));
+  return [
+    ...new Set(selected.flatMap((s) => (s.baseline !== null && !names.has(s.baseline) ? [s.baseline] : []))),
+  ];
+}
+
+export interface Measurement {
+  name: string;
+  baseline: string | null;
+  ops_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+}
+
+export interface BenchResult extends Measurement {
+  ratio: number | null;
+}
+
+export type Engine = 'pglite' | 'postgres';
+
+export interface BenchReport {
+  engine: Engine;
+  results: BenchResult[];
+}
+
+const round = (value: number, digits: number) => Math.round(value * 10 ** digits) / 10 ** digits;
+
+/**
+ * Ratio of each result's throughput to its baseline's from the same run: the machine's speed
+ * divides out, so ratios can be compared between machines and runs where raw ops/s cannot. A
+ * baseline gets null, and so does a result whose baseline was not measured in this run.
+ */
+export function withRatios(measurements: readonly Measurement[]): BenchResult[] {
+  const byName = new Map(measurements.map((m) => [m.name, m]));
+  return measurements.map((m) => {
+    const base = m.baseline === null ? undefined : byName.get(m.baseline);
+    // Three significant digits rather than places: a slow path's ratio can be well under 0.001.
+    const ratio = base && base.ops_per_s > 0 ? Number((m.ops_per_s / base.ops_per_s).toPrecision(3)) : null;
+    return {
+      name: m.name,
+      ops_per_s: m.ops_per_s,
+      p50_ms: m.p50_ms,
+      p99_ms: m.p99_ms,
+      baseline: m.baseline,
+      ratio,
+    };
+  });
+}
+
+/** The subset of autocannon's result the bench reads. */
+export interface LoadSummary {
+  duration: number;
+  requests: { total: number };
+  latency: { p50: number; p99: number };
+}
+
+export function summarize(name: string, baseline: string | null, r: LoadSummary): Measurement {
+  // Completed requests over the measured window rather than the mean of per-second samples,
+  // which would drop a partial last second.
+  const ops = r.duration > 0 ? r.requests.total / r.duration : 0;
+  return { name, baseline, ops_per_s: round(ops, 1), p50_ms: r.latency.p50, p99_ms: r.latency.p99 };
+}
+
+/** A Markdown table, so the terminal output can be pasted into bench/README.md as it is. */
+export function formatTable(report: BenchReport): string {
+  const header = ['name', 'ops/s', 'p50 ms', 'p99 ms', 'baseline', 'ratio'];
+  const numeric = [false, true, true, true, false, true];
+  const rows = report.results.map((r) => [
+    r.name,
+    r.ops_per_s.toFixed(1),
+    String(r.p50_ms),
+    String(r.p99_ms),
+    r.baseline ?? '-',
+    r.ratio === null ? '-' : r.ratio.toPrecision(3),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const cell = (text: string, i: number) =>
+    numeric[i] ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
+  const line = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
+  const rule = `|${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
+  return [`engine: ${report.engine}`, '', line(header), rule, ...rows.map(line)].join('\n');
+}
+
+/** The scratch database's URL: same server and credentials as `base`, another database name. */
+export function scratchDatabaseUrl(base: string, name: string): string {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`unsafe database name '${name}'`);
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  return url.toString();
+}

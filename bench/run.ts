@@ -1,0 +1,336 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { buildApp, type App } from '../src/app.ts';
+import { loadConfig, type Config } from '../src/config.ts';
+import { createLogger } from '../src/core/logger.ts';
+import { openDatabase, type Database } from '../src/db/client.ts';
+import { runMigrations } from '../src/db/migrate.ts';
+import {
+  checkRegistry,
+  formatTable,
+  missingBaselines,
+  parseBenchArgs,
+  scratchDatabaseUrl,
+  selectScenarios,
+  summarize,
+  usage,
+  UsageError,
+  withRatios,
+  type BenchOptions,
+  type BenchReport,
+  type Measurement,
+} from './lib.ts';
+import {
+  scenarios,
+  type BenchContext,
+  type BenchRequest,
+  type BenchUser,
+  type Scenario,
+} from './scenarios.ts';
+
+const outFile = path.join(path.dirname(fileURLToPath(import.meta.url)), 'out', 'latest.json');
+
+// Fixed so runs are repeatable; the scratch database it signs sessions for is dropped afterwards.
+const AUTH_SECRET = 'fanfare-bench-secret-not-for-production-0123456789';
+const PASSWORD = 'bench-password-0123';
+
+class Interrupted extends Error {}
+
+/** Teardown steps, run newest first whatever happened, so a failed run leaves nothing behind. */
+class Cleanup {
+  private readonly steps: { label: string; run: () => Promise<void> | void }[] = [];
+  add(label: string, run: () => Promise<void> | void): void {
+    this.steps.push({ label, run });
+  }
+  async runAll(): Promise<void> {
+    for (const step of this.steps.splice(0).reverse()) {
+      try {
+        await step.run();
+      } catch (err) {
+        console.error(`bench: clean-up (${step.label}) failed:`, err instanceof Error ? err.message : err);
+      }
+    }
+  }
+}
+
+async function adminQuery(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * A migrated, empty database: a scratch database on DATABASE_URL's server (never the URL's own
+ * database, which may hold real data), or a PGlite in the temporary directory.
+ */
+async function openBenchDatabase(
+  cleanup: Cleanup,
+  tmpDir: string,
+  serverUrl: string | undefined,
+): Promise<{ database: Database; url?: string }> {
+  if (!serverUrl) {
+    const database = openDatabase({ dataDir: path.join(tmpDir, 'pglite') });
+    cleanup.add('close PGlite', () => database.close());
+    await runMigrations(database);
+    return { database };
+  }
+  const name = `fanfare_bench_${process.pid}`;
+  const url = scratchDatabaseUrl(serverUrl, name);
+  // A crashed run with a recycled pid may have left one behind; the name is ours alone.
+  await adminQuery(serverUrl, `drop database if exists ${name} with (force)`);
+  await adminQuery(serverUrl, `create database ${name}`);
+  cleanup.add(`drop database ${name}`, () =>
+    adminQuery(serverUrl, `drop database if exists ${name} with (force)`),
+  );
+  const database = openDatabase({ url, poolSize: Number(process.env.DATABASE_POOL_SIZE) || 10 });
+  cleanup.add('close pool', () => database.close());
+  await runMigrations(database);
+  return { database, url };
+}
+
+function benchConfig(tmpDir: string, databaseUrl: string | undefined): Config {
+  return loadConfig({
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    // The real port is only known after listen(); nothing on the measured paths builds links.
+    PUBLIC_URL: 'http://127.0.0.1',
+    DATA_DIR: tmpDir,
+    DATABASE_URL: databaseUrl,
+    DATABASE_POOL_SIZE: process.env.DATABASE_POOL_SIZE,
+    AUTH_SECRET,
+    LOG_LEVEL: 'silent',
+    // WORKER_IN_PROCESS is left at its default: the bench never starts the worker or the outbox
+    // whatever it says, and config refuses 'false' on the embedded engine.
+    SEED_DEMO_DATA: 'false',
+    // Sign-in is set-up here, not a measured path; the production limit of 5 per 15 minutes
+    // would fail a run whose scenarios sign in more users than that.
+    AUTH_RATE_LIMIT_MAX: '1000000',
+  });
+}
+
+function contextFor(built: App, database: Database, config: Config): BenchContext {
+  let n = 0;
+  const signIn = async (email: string, password: string) => {
+    const res = await built.app.inject({
+      method: 'POST',
+      url: '/v1/auth/sign-in',
+      payload: { email, password },
+    });
+    if (res.statusCode !== 200) throw new Error(`sign-in failed: ${res.statusCode} ${res.body}`);
+    return res.json<{ token: string }>().token;
+  };
+  return {
+    app: built.app,
+    services: built.services,
+    database,
+    config,
+    signIn,
+    async newUser(opts = {}): Promise<BenchUser> {
+      const email = `bench-${++n}@example.com`;
+      const user = await built.services.identity.createUser({
+        email,
+        password: PASSWORD,
+        name: opts.name ?? `Bench ${n}`,
+        role: opts.role ?? 'customer',
+      });
+      return { id: user.id, email, password: PASSWORD, token: await signIn(email, PASSWORD) };
+    },
+  };
+}
+
+/** One request through the real socket first, so a broken setup fails with its own error message. */
+async function verify(scenario: Scenario, base: string, req: BenchRequest): Promise<void> {
+  const res = await fetch(base + req.path, {
+    method: req.method ?? 'GET',
+    headers: req.headers ?? {},
+    body: req.body ?? null,
+  });
+  const text = await res.text();
+  if (!res.ok)
+    {throw new Error(
+      `scenario '${scenario.name}': ${req.method ?? 'GET'} ${req.path} answered ${res.status}: ${text.slice(0, 300)}`,
+    );}
+}
+
+let interrupted = false;
+let stopLoad: (() => void) | undefined;
+
+function load(
+  base: string,
+  req: BenchRequest,
+  connections: number,
+  duration: number,
+): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: base + req.path,
+        method: req.method ?? 'GET',
+        ...(req.headers ? { headers: req.headers } : {}),
+        ...(req.body !== undefined ? { body: req.body } : {}),
+        connections,
+        duration,
+        // In the app's own thread autocannon would take event-loop time from the server it measures
+        // (roughly halving /health); one worker thread keeps the load generator off that loop.
+        workers: 1,
+      },
+      (err, result) => {
+        stopLoad = undefined;
+        if (err) reject(err instanceof Error ? err : new Error(String(err)));
+        else resolve(result);
+      },
+    );
+    // With workers, a stopped run never calls back, so an interrupt settles the promise itself.
+    stopLoad = () => {
+      stopLoad = undefined;
+      instance.stop();
+      reject(new Interrupted());
+    };
+  });
+}
+
+/**
+ * autocannon closes its sockets when a run ends, but the requests already inside the app keep
+ * working through the database. Waits until they are done, so they neither eat into the next
+ * measurement nor meet a closed database during teardown.
+ */
+async function settle(database: Database): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let quiet = 0;
+  while (quiet < 3 && Date.now() < deadline) {
+    const started = performance.now();
+    await database.raw.query('select 1');
+    const busy = performance.now() - started > 5 || (database.pool?.waitingCount ?? 0) > 0;
+    quiet = busy ? 0 : quiet + 1;
+    await sleep(50);
+  }
+}
+
+async function measure(
+  scenario: Scenario,
+  base: string,
+  req: BenchRequest,
+  opts: BenchOptions,
+  database: Database,
+): Promise<Measurement> {
+  if (opts.warmup > 0) {
+    await load(base, req, opts.connections, opts.warmup);
+    await settle(database);
+  }
+  if (interrupted) throw new Interrupted();
+  const result = await load(base, req, opts.connections, opts.duration);
+  await settle(database);
+  if (interrupted) throw new Interrupted();
+  if (result.non2xx > 0 || result.errors > 0) {
+    const codes = Object.entries(result.statusCodeStats ?? {})
+      .map(([code, s]) => `${code}×${s.count ?? 0}`)
+      .join(', ');
+    throw new Error(
+      `scenario '${scenario.name}': ${result.non2xx} non-2xx responses (${codes}) and ${result.errors} errors (${result.timeouts} timeouts); the figures would be meaningless`,
+    );
+  }
+  return summarize(scenario.name, scenario.baseline, result);
+}
+
+async function main(argv: string[]): Promise<number> {
+  let opts: BenchOptions;
+  let selected: Scenario[];
+  try {
+    opts = parseBenchArgs(argv);
+    if (opts.help) {
+      console.log(usage);
+      return 0;
+    }
+    checkRegistry(scenarios);
+    selected = selectScenarios(scenarios, opts.only);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`bench: ${err.message}\n\n${usage}`);
+    return 2;
+  }
+
+  const cleanup = new Cleanup();
+  const onSignal = () => {
+    if (interrupted) {
+      console.error(
+        '\nbench: stopped without clean-up; a fanfare_bench_* database or temporary directory may be left',
+      );
+      process.exit(130);
+    }
+    interrupted = true;
+    console.error('\nbench: interrupted, cleaning up (interrupt again to quit at once)');
+    stopLoad?.();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    const tmpDir = mkdtempSync(path.join(os.tmpdir(), 'fanfare-bench-'));
+    cleanup.add('remove temporary directory', () => rmSync(tmpDir, { recursive: true, force: true }));
+    const serverUrl = process.env.DATABASE_URL || undefined;
+    const { database, url } = await openBenchDatabase(cleanup, tmpDir, serverUrl);
+    const config = benchConfig(tmpDir, url);
+    const built = await buildApp({ config, database, logger: createLogger('silent') });
+    cleanup.add('let requests in flight finish', () => settle(database));
+    cleanup.add('close app', () => built.close());
+    // As `fanfare serve` does: pg-boss's schema and queues exist, but no worker polls them.
+    await built.services.jobs.start();
+    await built.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = built.app.server.address() as AddressInfo;
+    const base = `http://127.0.0.1:${port}`;
+
+    const where =
+      database.engine === 'postgres'
+        ? `scratch database on ${new URL(serverUrl!).host}`
+        : 'temporary directory';
+    console.log(
+      `bench: ${database.engine} (${where}), ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.duration} s per result`,
+    );
+    const absent = missingBaselines(selected);
+    if (absent.length)
+      {console.log(
+        `bench: baseline ${absent.join(', ')} not selected, so the results compared with it get no ratio`,
+      );}
+
+    const ctx = contextFor(built, database, config);
+    const measurements: Measurement[] = [];
+    for (const scenario of selected) {
+      if (interrupted) throw new Interrupted();
+      const req = await scenario.setup(ctx);
+      await verify(scenario, base, req);
+      if (interrupted) throw new Interrupted();
+      process.stdout.write(`bench: ${scenario.name} … `);
+      const m = await measure(scenario, base, req, opts, database);
+      console.log(`${m.ops_per_s.toFixed(1)} ops/s`);
+      measurements.push(m);
+    }
+
+    const report: BenchReport = { engine: database.engine, results: withRatios(measurements) };
+    mkdirSync(path.dirname(outFile), { recursive: true });
+    writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`\n${formatTable(report)}\n\nwritten to ${path.relative(process.cwd(), outFile)}`);
+    return 0;
+  } catch (err) {
+    if (err instanceof Interrupted) {
+      console.error('bench: nothing written');
+      return 130;
+    }
+    console.error(`\nbench: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 1;
+  } finally {
+    await cleanup.runAll();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,206 @@
+import { randomUUID } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Config } from './config.ts';
+import { createAccess } from './core/access.ts';
+import { anonymous, type RequestMeta } from './core/actor.ts';
+import { AppError } from './core/errors.ts';
+import { installErrorHandling } from './core/http.ts';
+import { installIdempotency, purgeIdempotencyKeys } from './core/idempotency.ts';
+import { JobQueue } from './core/jobs.ts';
+import { createLogger, type Logger } from './core/logger.ts';
+import { Outbox } from './core/outbox.ts';
+import { postgresRateLimitStore, purgeRateLimits } from './core/rate-limit.ts';
+import type { Database } from './db/client.ts';
+import { migrationStatus } from './db/migrate.ts';
+import { API_KEY_PREFIX, apiKeyRoutes, createApiKeyRepository, createApiKeyService } from './modules/apikeys/index.ts';
+import { auditRoutes, createAuditRepository, createAuditService } from './modules/audit/index.ts';
+import {
+  createAuth,
+  createIdentityRepository,
+  createIdentityService,
+  credentialsOf,
+  identityAuthHooks,
+  identityRoutes,
+} from './modules/identity/index.ts';
+import { createMailRepository, createMailService, LocalMailboxTransport, mailRoutes, registerMailEvents, SmtpTransport } from './modules/mail/index.ts';
+import {
+  createOrganizationRepository,
+  createOrganizationService,
+  organizationRoutes,
+} from './modules/organizations/index.ts';
+
+export const version = '0.1.0';
+
+/** Wires every module once: repositories, then services, then event handlers and jobs. */
+export function createServices(config: Config, database: Database, log: Logger) {
+  const { db } = database;
+  const outbox = new Outbox(db, log);
+  const jobs = new JobQueue(database, log, { maintenance: config.env !== 'test' });
+
+  const orgRepo = createOrganizationRepository(db);
+  const access = createAccess((userId, orgId) => orgRepo.getMembership(userId, orgId));
+
+  const audit = createAuditService({ repo: createAuditRepository(db), access });
+  const mailRepo = createMailRepository(db);
+  const transport = config.mail.driver === 'smtp' ? new SmtpTransport(config.mail.smtpUrl!) : new LocalMailboxTransport(mailRepo);
+  const mail = createMailService({ db, repo: mailRepo, transport, access, from: config.mail.from, log });
+
+  const identityRepo = createIdentityRepository(db);
+  const auth = createAuth(
+    config,
+    db,
+    identityAuthHooks({ repo: () => identityRepo, mail: () => mail, audit: () => audit, publicUrl: config.publicUrl }),
+  );
+  const identity = createIdentityService({ db, auth, repo: identityRepo, access, audit, mail, publicUrl: config.publicUrl });
+  const organizations = createOrganizationService({ db, repo: orgRepo, access, audit, mail, publicUrl: config.publicUrl });
+  const apiKeys = createApiKeyService({ db, repo: createApiKeyRepository(db), access, audit });
+
+  registerMailEvents(outbox, jobs, mail);
+  jobs.register('maintenance.cleanup', async () => {
+    await purgeIdempotencyKeys(db);
+    await purgeRateLimits(db);
+    await outbox.purgeDispatched();
+    await identityRepo.purgeExpired();
+  });
+
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys };
+}
+export type Services = ReturnType<typeof createServices>;
+
+export interface BuildOptions {
+  config: Config;
+  database: Database;
+  logger?: Logger;
+}
+
+export interface App {
+  app: FastifyInstance;
+  services: Services;
+  close(): Promise<void>;
+}
+
+export async function buildApp({ config, database, logger }: BuildOptions): Promise<App> {
+  const log = logger ?? createLogger(config.logLevel);
+  const services = createServices(config, database, log);
+  const { identity, apiKeys } = services;
+
+  const app = Fastify({
+    // The cast fixes Fastify's logger type parameter to its base type, which the plugins expect.
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-assertion
+    loggerInstance: log as FastifyBaseLogger,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
+    },
+    trustProxy: false,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: false } },
+  }).withTypeProvider<ZodTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  installErrorHandling(app);
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    const meta: RequestMeta = { ip: req.ip, userAgent: req.headers['user-agent'] ?? null, requestId: String(req.id) };
+    req.actor = anonymous(meta);
+    const authz = req.headers.authorization;
+    const bearer = authz?.toLowerCase().startsWith('bearer ') ? authz.slice(7).trim() : undefined;
+    const headerKey = req.headers['x-api-key'];
+    const key = typeof headerKey === 'string' ? headerKey : bearer?.startsWith(API_KEY_PREFIX) ? bearer : undefined;
+    if (key !== undefined) {
+      req.actor = await apiKeys.authenticate(key, meta);
+      return;
+    }
+    const hasCookie = req.headers.cookie?.includes('session_token=') ?? false;
+    if (!bearer && !hasCookie) return;
+    // A browser session must not be usable from another site's form or script.
+    if (hasCookie && !bearer && !['GET', 'HEAD', 'OPTIONS'].includes(req.method)) {
+      const origin = req.headers.origin;
+      if (origin && !config.trustedOrigins.includes(origin)) {
+        throw new AppError('forbidden', `Origin ${origin} is not trusted for cookie-authenticated requests`, { code: 'untrusted_origin' });
+      }
+    }
+    req.actor = (await identity.resolveSession(credentialsOf(req), meta)) ?? req.actor;
+  });
+
+  await app.register(cookie);
+  await app.register(rateLimit, {
+    global: false,
+    hook: 'preHandler',
+    store: postgresRateLimitStore(services.db),
+    errorResponseBuilder: (_req, ctx) =>
+      new AppError('rate_limited', `Too many attempts; try again in ${Math.ceil(ctx.ttl / 1000)} seconds`, {
+        retryAfterSeconds: Math.ceil(ctx.ttl / 1000),
+      }),
+  });
+  installIdempotency(app, services.db);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Fanfare API', version, description: 'Creator commerce: identity, organizations and more.' },
+      components: {
+        securitySchemes: {
+          session: { type: 'apiKey', in: 'cookie', name: 'fanfare.session_token' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'A session token from sign-in, or an organization API key' },
+          apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+        },
+      },
+      security: [{ session: [] }, { bearer: [] }, { apiKey: [] }],
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get(
+    '/ready',
+    { schema: { tags: ['platform'], summary: 'Database reachable and migrations current', response: { 200: z.object({ status: z.literal('ready'), engine: z.string(), migrations: z.object({ applied: z.number(), expected: z.number() }) }) } } },
+    async (_req, reply) => {
+      let status;
+      try {
+        status = await migrationStatus(database);
+      } catch {
+        throw new AppError('unavailable', 'The database is not reachable');
+      }
+      if (!status.current) throw new AppError('unavailable', `Migrations are not current (${status.applied} of ${status.expected} applied)`);
+      return reply.send({ status: 'ready' as const, engine: database.engine, migrations: { applied: status.applied, expected: status.expected } });
+    },
+  );
+  app.get('/', { schema: { hide: true } }, async (_req, reply) =>
+    reply
+      .type('text/html; charset=utf-8')
+      .send(
+        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Fanfare ${version}</title></head>` +
+          `<body style="font-family:system-ui;max-width:40rem;margin:4rem auto"><h1>Fanfare</h1>` +
+          `<p>Open creator-commerce platform, version ${version}, running on ${database.engine === 'pglite' ? 'the embedded database' : 'PostgreSQL'}.</p>` +
+          `<ul><li><a href="/docs">API documentation</a></li><li><a href="/docs/json">OpenAPI document</a></li>` +
+          `<li><a href="/health">/health</a> and <a href="/ready">/ready</a></li></ul></body></html>`,
+      ),
+  );
+
+  await app.register(identityRoutes(identity, { rateLimit: { max: config.authRateLimit.max, timeWindow: config.authRateLimit.windowMs } }));
+  await app.register(organizationRoutes(services.organizations));
+  await app.register(apiKeyRoutes(apiKeys));
+  await app.register(auditRoutes(services.audit));
+  await app.register(mailRoutes(services.mail));
+
+  await app.ready();
+  return {
+    app,
+    services,
+    async close() {
+      await app.close();
+      await services.outbox.stop();
+      await services.jobs.stop();
+    },
+  };
+}

@@ -1,0 +1,184 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.ts';
+
+const SECRET = 'a-secret-of-at-least-thirty-two-characters';
+
+/** The ConfigError `fn` throws; fails the test when it throws nothing or something else. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const names = (err: ConfigError) => err.problems.map((p) => p.split(':')[0]).sort();
+
+describe('loadConfig', () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  const tmpDir = () => {
+    const d = mkdtempSync(path.join(os.tmpdir(), 'fanfare-config-'));
+    dirs.push(d);
+    return d;
+  };
+
+  it('has defaults for everything', () => {
+    const config = loadConfig({ AUTH_SECRET: SECRET });
+    expect(config).toMatchObject({
+      env: 'development',
+      host: '127.0.0.1',
+      port: 3000,
+      publicUrl: 'http://127.0.0.1:3000',
+      dataDir: path.resolve('./data'),
+      databaseUrl: undefined,
+      databasePoolSize: 10,
+      authSecret: SECRET,
+      trustedOrigins: ['http://127.0.0.1:3000'],
+      logLevel: 'info',
+      workerInProcess: true,
+      seedDemoData: true,
+      mail: { driver: 'local', from: 'Fanfare <no-reply@fanfare.local>' },
+      authRateLimit: { max: 5, windowMs: 15 * 60 * 1000 },
+    });
+    expect(path.isAbsolute(config.dataDir)).toBe(true);
+    expect(config.mail.smtpUrl).toBeUndefined();
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('treats empty variables as unset', () => {
+    const config = loadConfig({ AUTH_SECRET: SECRET, HOST: '', PORT: '', DATA_DIR: '', DATABASE_URL: '', LOG_LEVEL: '' });
+    expect(config).toMatchObject({ host: '127.0.0.1', port: 3000, dataDir: path.resolve('./data'), databaseUrl: undefined, logLevel: 'info' });
+  });
+
+  it('reads every variable', () => {
+    const dataDir = tmpDir();
+    const config = loadConfig({
+      NODE_ENV: 'production',
+      HOST: '0.0.0.0',
+      PORT: '8080',
+      PUBLIC_URL: 'https://shop.example.com/',
+      DATA_DIR: dataDir,
+      DATABASE_URL: 'postgresql://u:p@db:5432/fanfare',
+      DATABASE_POOL_SIZE: '25',
+      AUTH_SECRET: SECRET,
+      TRUSTED_ORIGINS: ' https://a.example.com , https://b.example.com,,',
+      LOG_LEVEL: 'warn',
+      WORKER_IN_PROCESS: 'no',
+      SEED_DEMO_DATA: '0',
+      MAIL_DRIVER: 'smtp',
+      MAIL_FROM: 'Shop <shop@example.com>',
+      SMTP_URL: 'smtps://user:pass@smtp.example.com:465',
+      AUTH_RATE_LIMIT_MAX: '10',
+      AUTH_RATE_LIMIT_WINDOW_MS: '60000',
+    });
+    expect(config).toEqual({
+      env: 'production',
+      host: '0.0.0.0',
+      port: 8080,
+      publicUrl: 'https://shop.example.com',
+      dataDir,
+      databaseUrl: 'postgresql://u:p@db:5432/fanfare',
+      databasePoolSize: 25,
+      authSecret: SECRET,
+      trustedOrigins: ['https://shop.example.com', 'https://a.example.com', 'https://b.example.com'],
+      logLevel: 'warn',
+      workerInProcess: false,
+      seedDemoData: false,
+      mail: { driver: 'smtp', from: 'Shop <shop@example.com>', smtpUrl: 'smtps://user:pass@smtp.example.com:465' },
+      authRateLimit: { max: 10, windowMs: 60000 },
+    });
+  });
+
+  it('derives the public URL from a wildcard host', () => {
+    expect(loadConfig({ AUTH_SECRET: SECRET, HOST: '0.0.0.0', PORT: '4000' }).publicUrl).toBe('http://127.0.0.1:4000');
+    expect(loadConfig({ AUTH_SECRET: SECRET, HOST: 'fanfare.lan' }).publicUrl).toBe('http://fanfare.lan:3000');
+  });
+
+  it('lists every bad variable at once', () => {
+    const err = configError(() =>
+      loadConfig({
+        NODE_ENV: 'staging',
+        PORT: 'eighty',
+        PUBLIC_URL: 'not a url',
+        DATABASE_URL: 'mysql://db/fanfare',
+        DATABASE_POOL_SIZE: '0',
+        AUTH_SECRET: 'short',
+        LOG_LEVEL: 'loud',
+        WORKER_IN_PROCESS: 'maybe',
+        MAIL_DRIVER: 'carrier-pigeon',
+        SMTP_URL: 'http://smtp.example.com',
+        AUTH_RATE_LIMIT_WINDOW_MS: '10',
+      }),
+    );
+    expect(names(err)).toEqual(
+      [
+        'NODE_ENV',
+        'PORT',
+        'PUBLIC_URL',
+        'DATABASE_URL',
+        'DATABASE_POOL_SIZE',
+        'AUTH_SECRET',
+        'LOG_LEVEL',
+        'WORKER_IN_PROCESS',
+        'MAIL_DRIVER',
+        'SMTP_URL',
+        'AUTH_RATE_LIMIT_WINDOW_MS',
+      ].sort(),
+    );
+    for (const p of err.problems) expect(err.message).toContain(p);
+    expect(err.message).toMatch(/^Invalid configuration:/);
+    expect(err.problems.find((p) => p.startsWith('AUTH_SECRET'))).toContain('at least 32 characters');
+    expect(err.problems.find((p) => p.startsWith('DATABASE_URL'))).toContain('postgres://');
+  });
+
+  it('lists the rules between variables together with the malformed ones', () => {
+    const err = configError(() => loadConfig({ NODE_ENV: 'production', MAIL_DRIVER: 'smtp', WORKER_IN_PROCESS: 'false', PORT: '70000' }));
+    expect(names(err)).toEqual(['AUTH_SECRET', 'PORT', 'SMTP_URL', 'WORKER_IN_PROCESS']);
+    // A malformed variable is reported once, not again by a rule that needs it.
+    const bad = configError(() => loadConfig({ AUTH_SECRET: SECRET, MAIL_DRIVER: 'smtp', SMTP_URL: 'http://x' }));
+    expect(bad.problems).toEqual(['SMTP_URL: must be an smtp:// or smtps:// URL']);
+  });
+
+  it('needs SMTP_URL when MAIL_DRIVER=smtp', () => {
+    const err = configError(() => loadConfig({ AUTH_SECRET: SECRET, MAIL_DRIVER: 'smtp' }));
+    expect(err.problems).toEqual(['SMTP_URL: required when MAIL_DRIVER=smtp']);
+    expect(loadConfig({ AUTH_SECRET: SECRET, MAIL_DRIVER: 'smtp', SMTP_URL: 'smtp://127.0.0.1:2525' }).mail).toEqual({
+      driver: 'smtp',
+      from: 'Fanfare <no-reply@fanfare.local>',
+      smtpUrl: 'smtp://127.0.0.1:2525',
+    });
+  });
+
+  it('needs AUTH_SECRET in production', () => {
+    const err = configError(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: tmpDir() }));
+    expect(err.problems).toEqual(['AUTH_SECRET: required in production']);
+    expect(loadConfig({ NODE_ENV: 'production', AUTH_SECRET: SECRET }).authSecret).toBe(SECRET);
+  });
+
+  it('needs DATABASE_URL when the worker runs in another process', () => {
+    const err = configError(() => loadConfig({ AUTH_SECRET: SECRET, WORKER_IN_PROCESS: 'false' }));
+    expect(names(err)).toEqual(['WORKER_IN_PROCESS']);
+    expect(loadConfig({ AUTH_SECRET: SECRET, WORKER_IN_PROCESS: 'false', DATABASE_URL: 'postgres://db/x' }).workerInProcess).toBe(false);
+  });
+
+  it('keeps a generated secret in the data directory outside production', () => {
+    const dataDir = path.join(tmpDir(), 'nested');
+    const first = loadConfig({ DATA_DIR: dataDir });
+    expect(first.authSecret.length).toBeGreaterThanOrEqual(32);
+    const file = path.join(dataDir, '.auth-secret');
+    expect(readFileSync(file, 'utf8')).toBe(first.authSecret);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    // The same secret on the next start, so sessions survive restarts.
+    expect(loadConfig({ DATA_DIR: dataDir }).authSecret).toBe(first.authSecret);
+    // Another install gets another one.
+    expect(loadConfig({ DATA_DIR: tmpDir() }).authSecret).not.toBe(first.authSecret);
+  });
+});

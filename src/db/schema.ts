@@ -1,0 +1,8 @@
+// Every table of every module, for Drizzle and drizzle-kit. Modules own their tables; this file
+// only gathers them.
+export * from '../core/core.schema.ts';
+export * from '../modules/identity/identity.schema.ts';
+export * from '../modules/organizations/organizations.schema.ts';
+export * from '../modules/apikeys/apikeys.schema.ts';
+export * from '../modules/audit/audit.schema.ts';
+export * from '../modules/mail/mail.schema.ts';
