@@ -29,6 +29,7 @@ import {
   identityRoutes,
 } from './modules/identity/index.ts';
 import { createMailRepository, createMailService, LocalMailboxTransport, mailRoutes, registerMailEvents, SmtpTransport } from './modules/mail/index.ts';
+import { createLedgerRepository, createLedgerService } from './modules/ledger/index.ts';
 import {
   createOrganizationRepository,
   createOrganizationService,
@@ -61,7 +62,13 @@ export function createServices(config: Config, database: Database, log: Logger) 
   const organizations = createOrganizationService({ db, repo: orgRepo, access, audit, mail, publicUrl: config.publicUrl });
   const apiKeys = createApiKeyService({ db, repo: createApiKeyRepository(db), access, audit });
 
+  const ledgerRepo = createLedgerRepository(db);
+  const ledger = createLedgerService({ db, repo: ledgerRepo, log });
+
   registerMailEvents(outbox, jobs, mail);
+  jobs.register('ledger.release-holds', async () => {
+    await ledger.releaseDueHolds();
+  });
   jobs.register('maintenance.cleanup', async () => {
     await purgeIdempotencyKeys(db);
     await purgeRateLimits(db);
@@ -69,7 +76,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger };
 }
 export type Services = ReturnType<typeof createServices>;
 

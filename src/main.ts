@@ -142,6 +142,7 @@ async function main(argv: string[]): Promise<number> {
 async function startWorker(services: Services): Promise<void> {
   await services.jobs.start();
   await services.jobs.schedule('maintenance.cleanup', '17 * * * *', {});
+  await services.jobs.schedule('ledger.release-holds', '* * * * *', {});
   await services.jobs.work();
   services.outbox.start();
 }

@@ -11,9 +11,10 @@ import type { Logger } from './logger.ts';
 export interface JobMap {
   'mail.send': MailMessage & { emailLogId: string };
   'maintenance.cleanup': Record<string, never>;
+  'ledger.release-holds': Record<string, never>;
 }
 export type JobName = keyof JobMap;
-export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup'];
+export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds'];
 
 export type JobHandler<N extends JobName> = (data: JobMap[N], meta: { id: string; retryCount: number }) => Promise<void>;
 

@@ -6,3 +6,7 @@ export * from '../modules/organizations/organizations.schema.ts';
 export * from '../modules/apikeys/apikeys.schema.ts';
 export * from '../modules/audit/audit.schema.ts';
 export * from '../modules/mail/mail.schema.ts';
+export * from '../modules/ledger/ledger.schema.ts';
+export * from '../modules/wallets/wallets.schema.ts';
+export * from '../modules/payments/payments.schema.ts';
+export * from '../modules/payouts/payouts.schema.ts';

@@ -1,0 +1,228 @@
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestContext, type TestContext } from '../../../test/helpers.ts';
+import { newId } from '../../core/ids.ts';
+import { reconcile } from './reconcile.ts';
+
+let ctx: TestContext;
+/** The database's own message: Drizzle wraps it as the cause of "Failed query". */
+const dbError = (p: Promise<unknown>) =>
+  p.then(
+    () => 'no error',
+    (e: Error & { cause?: Error }) => e.cause?.message ?? e.message,
+  );
+beforeAll(async () => {
+  ctx = await createTestContext();
+});
+afterAll(async () => ctx.close());
+
+const fund = async (accountId: string, amount: number, currency = 'USD') => {
+  const { ledger } = ctx.services;
+  const clearing = await ledger.platformAccount('provider_clearing', currency);
+  return ledger.transfer({
+    key: `fund:${newId()}`,
+    kind: 'topup',
+    currency,
+    legs: [
+      { accountId: clearing, amount: -amount },
+      { accountId, amount },
+    ],
+  });
+};
+
+describe('ledger', () => {
+  it('posts a balanced transfer and keeps account and wallet balances as projections', async () => {
+    const u = await ctx.newUser();
+    const { ledger } = ctx.services;
+    const w = await ledger.wallet({ userId: u.id }, 'USD');
+    await fund(w.available, 5000);
+    const revenue = await ledger.platformAccount('platform_revenue', 'USD');
+    await ledger.transfer({
+      key: `k:${newId()}`,
+      kind: 'payment',
+      currency: 'USD',
+      legs: [
+        { accountId: w.available, amount: -1234 },
+        { accountId: revenue, amount: 1234 },
+      ],
+    });
+    expect(await ledger.balance(w.available)).toBe(3766);
+    const wallet = (await ctx.services.ledgerRepo.wallet(w.wallet.id))!;
+    expect(wallet.balance).toBe(3766);
+    expect(wallet.balanceAvailable).toBe(3766);
+    expect((await reconcile(ctx.services.ledgerRepo)).ok).toBe(true);
+  });
+
+  it('refuses an overdraft with insufficient_funds and moves nothing', async () => {
+    const u = await ctx.newUser();
+    const { ledger } = ctx.services;
+    const w = await ledger.wallet({ userId: u.id }, 'USD');
+    await fund(w.available, 100);
+    const revenue = await ledger.platformAccount('platform_revenue', 'USD');
+    await expect(
+      ledger.transfer({
+        key: `k:${newId()}`,
+        kind: 'payment',
+        currency: 'USD',
+        legs: [
+          { accountId: w.available, amount: -101 },
+          { accountId: revenue, amount: 101 },
+        ],
+      }),
+    ).rejects.toMatchObject({ kind: 'payment_required', details: { code: 'insufficient_funds' } });
+    expect(await ledger.balance(w.available)).toBe(100);
+  });
+
+  it('answers a replayed key with the first transfer and moves money once', async () => {
+    const u = await ctx.newUser();
+    const { ledger } = ctx.services;
+    const w = await ledger.wallet({ userId: u.id }, 'USD');
+    const key = `fund:${newId()}`;
+    const clearing = await ledger.platformAccount('provider_clearing', 'USD');
+    const legs = [
+      { accountId: clearing, amount: -700 },
+      { accountId: w.available, amount: 700 },
+    ];
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () => ledger.transfer({ key, kind: 'topup', currency: 'USD', legs })),
+    );
+    expect(new Set(results.map((r) => r.transferId)).size).toBe(1);
+    expect(results.filter((r) => !r.replayed)).toHaveLength(1);
+    expect(await ledger.balance(w.available)).toBe(700);
+    await expect(ledger.transfer({ key, kind: 'payment', currency: 'USD', legs })).rejects.toMatchObject({
+      details: { code: 'transfer_key_reused' },
+    });
+  });
+
+  it('refuses unbalanced and mixed-currency entries, and any change of entries or balances, in the database itself', async () => {
+    const u = await ctx.newUser();
+    const { ledger } = ctx.services;
+    const w = await ledger.wallet({ userId: u.id }, 'USD');
+    const eur = await ledger.platformAccount('provider_clearing', 'EUR');
+    await fund(w.available, 1000);
+    const raw = ctx.database.raw;
+    const t = newId();
+    expect(
+      await dbError(
+        ctx.database.db.transaction(async (tx) => {
+          await tx.execute(
+            sql`insert into ledger_transfers (id, idempotency_key, kind, currency) values (${t}, ${`x:${t}`}, 'transfer', 'USD')`,
+          );
+          await tx.execute(
+            sql`insert into ledger_entries (id, transfer_id, account_id, amount) values (${newId()}, ${t}, ${w.available}, 5)`,
+          );
+        }),
+      ),
+    ).toMatch(/does not balance/);
+    const t2 = newId();
+    expect(
+      await dbError(
+        ctx.database.db.transaction(async (tx) => {
+          await tx.execute(
+            sql`insert into ledger_transfers (id, idempotency_key, kind, currency) values (${t2}, ${`x:${t2}`}, 'transfer', 'USD')`,
+          );
+          await tx.execute(
+            sql`insert into ledger_entries (id, transfer_id, account_id, amount) values (${newId()}, ${t2}, ${w.available}, 5), (${newId()}, ${t2}, ${eur}, -5)`,
+          );
+        }),
+      ),
+    ).toMatch(/mixes currencies/);
+    expect(await dbError(raw.query('update ledger_entries set amount = amount + 1'))).toMatch(/append-only/);
+    expect(await dbError(raw.query('delete from ledger_entries'))).toMatch(/append-only/);
+    expect(await dbError(raw.query('delete from ledger_transfers'))).toMatch(/append-only/);
+    expect(
+      await dbError(
+        raw.query('update ledger_accounts set balance = balance + 100 where id = $1', [w.available]),
+      ),
+    ).toMatch(/projection/);
+    expect(
+      await dbError(raw.query('update wallets set balance = 1000000 where id = $1', [w.wallet.id])),
+    ).toMatch(/projection/);
+    expect(await ledger.balance(w.available)).toBe(1000);
+    expect((await reconcile(ctx.services.ledgerRepo)).ok).toBe(true);
+  });
+
+  it('holds money in pending until release, then the job moves it to available once', async () => {
+    const seller = await ctx.newUser();
+    const { ledger } = ctx.services;
+    const w = await ledger.wallet({ userId: seller.id }, 'USD');
+    const clearing = await ledger.platformAccount('provider_clearing', 'USD');
+    const sale = await ledger.transfer({
+      key: `sale:${newId()}`,
+      kind: 'sale',
+      currency: 'USD',
+      legs: [
+        { accountId: clearing, amount: -900 },
+        { accountId: w.pending, amount: 900 },
+      ],
+    });
+    const hold = await ledger.hold({
+      walletId: w.wallet.id,
+      transferId: sale.transferId,
+      amount: 900,
+      currency: 'USD',
+      releaseAt: new Date(Date.now() + 7 * 86400_000),
+    });
+    expect(await ledger.releaseDueHolds(new Date())).toBe(0);
+    expect(await ledger.balance(w.pending)).toBe(900);
+    const later = new Date(Date.now() + 7 * 86400_000 + 1000);
+    expect(await ledger.releaseHold(hold.id, later)).toBe(true);
+    expect(await ledger.releaseHold(hold.id, later)).toBe(false);
+    expect(await ledger.balance(w.pending)).toBe(0);
+    expect(await ledger.balance(w.available)).toBe(900);
+    expect((await reconcile(ctx.services.ledgerRepo)).ok).toBe(true);
+  });
+
+  it('reverses part of a sale in proportion: from the hold first, the fee share from the platform', async () => {
+    const seller = await ctx.newUser();
+    const { ledger } = ctx.services;
+    const w = await ledger.wallet({ userId: seller.id }, 'USD');
+    const clearing = await ledger.platformAccount('provider_clearing', 'USD');
+    const revenue = await ledger.platformAccount('platform_revenue', 'USD');
+    // A 100.00 card sale at 30 %: fee 3.20, commission 30.00, seller 66.80.
+    const sale = await ledger.transfer({
+      key: `sale:${newId()}`,
+      kind: 'sale',
+      currency: 'USD',
+      legs: [
+        { accountId: clearing, amount: -9680 },
+        { accountId: w.pending, amount: 6680 },
+        { accountId: revenue, amount: 3000 },
+      ],
+    });
+    await ledger.hold({
+      walletId: w.wallet.id,
+      transferId: sale.transferId,
+      amount: 6680,
+      currency: 'USD',
+      releaseAt: new Date(Date.now() + 86400_000),
+    });
+    const revenueBefore = await ledger.balance(revenue);
+    await ctx.database.db.transaction((tx) =>
+      ledger.reverse(
+        {
+          transferId: sale.transferId,
+          amount: 2500,
+          gross: 10000,
+          refundTo: clearing,
+          shortfallFrom: revenue,
+          key: `refund:${newId()}`,
+        },
+        tx,
+      ),
+    );
+    // 25 % of each share: seller 16.70, commission 7.50, fee 0.80 (borne by the platform).
+    expect(await ledger.balance(w.pending)).toBe(6680 - 1670);
+    expect(await ledger.balance(revenue)).toBe(revenueBefore - 750 - 80);
+    const r = await reconcile(ctx.services.ledgerRepo);
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it('reconcile names what is wrong', async () => {
+    const report = await reconcile(ctx.services.ledgerRepo, [
+      { name: 'always fails', run: async () => ['something is off'] },
+    ]);
+    expect(report.ok).toBe(false);
+    expect(report.checks.find((c) => c.name === 'always fails')?.problems).toEqual(['something is off']);
+  });
+});
