@@ -35,8 +35,10 @@ BEGIN
     RAISE EXCEPTION 'ledger transfer % mixes currencies', bad
       USING ERRCODE = 'check_violation', CONSTRAINT = 'ledger_transfer_one_currency';
   END IF;
-  -- Lock the accounts in id order, so two transfers over the same accounts never deadlock.
-  PERFORM 1 FROM ledger_accounts WHERE id IN (SELECT account_id FROM new_entries) ORDER BY id FOR UPDATE;
+  -- Lock the accounts in id order, so two transfers over the same accounts never deadlock. NO KEY
+  -- UPDATE, because the entries' foreign keys already hold KEY SHARE locks on these rows, which FOR
+  -- UPDATE would wait on (two transfers would then wait on each other).
+  PERFORM 1 FROM ledger_accounts WHERE id IN (SELECT account_id FROM new_entries) ORDER BY id FOR NO KEY UPDATE;
   UPDATE ledger_accounts a
      SET balance = a.balance + d.delta, updated_at = now()
     FROM (SELECT account_id, sum(amount) AS delta FROM new_entries GROUP BY account_id) d

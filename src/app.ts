@@ -30,6 +30,9 @@ import {
 } from './modules/identity/index.ts';
 import { createMailRepository, createMailService, LocalMailboxTransport, mailRoutes, registerMailEvents, SmtpTransport } from './modules/mail/index.ts';
 import { createLedgerRepository, createLedgerService } from './modules/ledger/index.ts';
+import { createPaymentRepository, createPaymentService, paymentRoutes, SandboxProvider } from './modules/payments/index.ts';
+import { createWalletRepository, createWalletService, walletRoutes } from './modules/wallets/index.ts';
+import { createHmac } from 'node:crypto';
 import {
   createOrganizationRepository,
   createOrganizationService,
@@ -65,6 +68,11 @@ export function createServices(config: Config, database: Database, log: Logger) 
   const ledgerRepo = createLedgerRepository(db);
   const ledger = createLedgerService({ db, repo: ledgerRepo, log });
 
+  // The sandbox signs its webhooks with a key derived from AUTH_SECRET, so nothing else needs setting.
+  const sandbox = new SandboxProvider({ db, jobs, log, secret: createHmac('sha256', config.authSecret).update('sandbox-webhooks').digest('hex'), publicUrl: config.publicUrl });
+  const payments = createPaymentService({ db, repo: createPaymentRepository(db), ledger, provider: sandbox, access, log });
+  const wallets = createWalletService({ db, repo: createWalletRepository(db), ledger, payments, access, jobs, outbox, log });
+
   registerMailEvents(outbox, jobs, mail);
   jobs.register('ledger.release-holds', async () => {
     await ledger.releaseDueHolds();
@@ -76,7 +84,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: sandbox as SandboxProvider | null, payments, wallets };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -199,6 +207,8 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   await app.register(apiKeyRoutes(apiKeys));
   await app.register(auditRoutes(services.audit));
   await app.register(mailRoutes(services.mail));
+  await app.register(paymentRoutes(services.payments, services.sandbox));
+  await app.register(walletRoutes(services.wallets));
 
   await app.ready();
   return {

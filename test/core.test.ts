@@ -373,7 +373,7 @@ describe('outbox', () => {
 
   it('never dispatches an event published in a transaction that rolls back', async () => {
     await ctx.drain();
-    const seen: OutboxEvent[] = [];
+    const seen: OutboxEvent<'mail.requested'>[] = [];
     const outbox = new Outbox(ctx.services.db, createLogger('silent'));
     outbox.subscribe('mail.requested', 'test.record', async (e) => {
       seen.push(e);

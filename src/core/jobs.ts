@@ -12,9 +12,11 @@ export interface JobMap {
   'mail.send': MailMessage & { emailLogId: string };
   'maintenance.cleanup': Record<string, never>;
   'ledger.release-holds': Record<string, never>;
+  'payments.sandbox-deliver': { eventId: string };
+  'wallets.auto-topup': { walletId: string };
 }
 export type JobName = keyof JobMap;
-export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds'];
+export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup'];
 
 export type JobHandler<N extends JobName> = (data: JobMap[N], meta: { id: string; retryCount: number }) => Promise<void>;
 

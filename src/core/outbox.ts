@@ -7,6 +7,11 @@ import type { MailMessage } from '../modules/mail/mail.transport.ts';
 /** The closed set of domain events. Payloads are ids; handlers re-read what they need. */
 export interface EventMap {
   'mail.requested': MailMessage & { emailLogId: string };
+  /** A wallet's available balance went down; auto top-up and low-balance alerts listen. */
+  'wallet.debited': { walletId: string; balance: number; previous: number };
+  'payment.succeeded': { paymentId: string };
+  'payment.failed': { paymentId: string };
+  'payment.refunded': { paymentId: string; refundId: string };
 }
 export type EventTopic = keyof EventMap;
 

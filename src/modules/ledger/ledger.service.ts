@@ -131,6 +131,9 @@ export function createLedgerService(deps: { db: Db; repo: LedgerRepository; log:
       return wallet ? service.accountsOf(wallet, tx) : undefined;
     },
 
+    walletsOf: (...a: Parameters<LedgerRepository['walletsOf']>) => repo.walletsOf(...a),
+    bumpWalletTotals: (...a: Parameters<LedgerRepository['bumpWalletTotals']>) => repo.bumpWalletTotals(...a),
+
     async balance(accountId: string, tx: Executor = db): Promise<number> {
       return (await repo.account(accountId, tx))?.balance ?? 0;
     },
@@ -251,10 +254,10 @@ export function createLedgerService(deps: { db: Db; repo: LedgerRepository; log:
       );
     },
 
-    async transferWithEntries(id: string): Promise<{ transfer: LedgerTransfer; entries: Awaited<ReturnType<LedgerRepository['entriesOf']>> } | undefined> {
-      const transfer = await repo.transfer(id);
+    async transferWithEntries(id: string, tx: Executor = db): Promise<{ transfer: LedgerTransfer; entries: Awaited<ReturnType<LedgerRepository['entriesOf']>> } | undefined> {
+      const transfer = await repo.transfer(id, tx);
       if (!transfer) return undefined;
-      return { transfer, entries: await repo.entriesOf(id) };
+      return { transfer, entries: await repo.entriesOf(id, tx) };
     },
   };
   return service;
