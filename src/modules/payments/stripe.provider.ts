@@ -145,17 +145,27 @@ function intentStatus(status: Stripe.PaymentIntent.Status): IntentStatus {
 }
 
 function refundStatus(status: string | null): RefundResult['status'] {
-  switch (status) {
-    case 'succeeded':
-      return 'succeeded';
-    case 'failed':
-    case 'canceled':
-      return 'failed';
-    // pending, requires_action (the customer must give bank details) and anything new.
-    default:
-      return 'pending';
-  }
+  if (status === 'succeeded') return 'succeeded';
+  if (status === 'failed' || status === 'canceled') return 'failed';
+  // pending, requires_action (the customer must give bank details) and anything new.
+  return 'pending';
 }
+
+const intentKinds = {
+  'payment_intent.succeeded': 'payment.succeeded',
+  'payment_intent.payment_failed': 'payment.failed',
+  'payment_intent.requires_action': 'payment.requires_action',
+  'payment_intent.canceled': 'payment.canceled',
+} as const satisfies Partial<Record<Stripe.Event['type'], ProviderEvent['kind']>>;
+
+/** Events carrying a refund; its status says whether it succeeded or failed. */
+const refundTypes = ['refund.created', 'refund.updated', 'refund.failed', 'charge.refund.updated'] as const satisfies readonly Stripe.Event['type'][];
+
+type IntentEvent = Extract<Stripe.Event, { type: keyof typeof intentKinds }>;
+type RefundEvent = Extract<Stripe.Event, { type: (typeof refundTypes)[number] }>;
+
+const isIntentEvent = (event: Stripe.Event): event is IntentEvent => Object.hasOwn(intentKinds, event.type);
+const isRefundEvent = (event: Stripe.Event): event is RefundEvent => (refundTypes as readonly string[]).includes(event.type);
 
 function normaliseEvent(event: Stripe.Event): ProviderEvent {
   const base: ProviderEvent = {
@@ -170,17 +180,24 @@ function normaliseEvent(event: Stripe.Event): ProviderEvent {
     failureReason: null,
     payload: asRecord(event),
   };
-  const fromIntent = (intent: Stripe.PaymentIntent, kind: ProviderEvent['kind']): ProviderEvent => ({
-    ...base,
-    kind,
-    intentId: intent.id,
-    amount: intent.amount,
-    currency: intent.currency.toUpperCase(),
-    metadata: { ...intent.metadata },
-    failureReason: kind === 'payment.failed' ? (intent.last_payment_error?.message ?? 'payment failed') : null,
-  });
-  const fromRefund = (refund: Stripe.Refund): ProviderEvent => {
-    const kind = refund.status === 'succeeded' ? 'refund.succeeded' : refund.status === 'failed' || refund.status === 'canceled' ? 'refund.failed' : 'ignored';
+  if (isIntentEvent(event)) {
+    const intent = event.data.object;
+    const kind = intentKinds[event.type];
+    return {
+      ...base,
+      kind,
+      intentId: intent.id,
+      amount: intent.amount,
+      currency: intent.currency.toUpperCase(),
+      metadata: { ...intent.metadata },
+      failureReason: kind === 'payment.failed' ? (intent.last_payment_error?.message ?? 'payment failed') : null,
+    };
+  }
+  if (isRefundEvent(event)) {
+    const refund = event.data.object;
+    const status = refundStatus(refund.status);
+    // A refund still pending needs nothing yet.
+    const kind = status === 'succeeded' ? 'refund.succeeded' : status === 'failed' ? 'refund.failed' : 'ignored';
     return {
       ...base,
       kind,
@@ -191,24 +208,8 @@ function normaliseEvent(event: Stripe.Event): ProviderEvent {
       metadata: { ...(refund.metadata ?? {}) },
       failureReason: kind === 'refund.failed' ? (refund.failure_reason ?? refund.status) : null,
     };
-  };
-  switch (event.type) {
-    case 'payment_intent.succeeded':
-      return fromIntent(event.data.object, 'payment.succeeded');
-    case 'payment_intent.payment_failed':
-      return fromIntent(event.data.object, 'payment.failed');
-    case 'payment_intent.requires_action':
-      return fromIntent(event.data.object, 'payment.requires_action');
-    case 'payment_intent.canceled':
-      return fromIntent(event.data.object, 'payment.canceled');
-    case 'refund.created':
-    case 'refund.updated':
-    case 'refund.failed':
-    case 'charge.refund.updated':
-      return fromRefund(event.data.object);
-    default:
-      return base;
   }
+  return base;
 }
 
 function header(headers: Headers, name: string): string | undefined {
