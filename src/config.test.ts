@@ -47,7 +47,9 @@ describe('loadConfig', () => {
       seedDemoData: true,
       mail: { driver: 'local', from: 'Fanfare <no-reply@fanfare.local>' },
       authRateLimit: { max: 5, windowMs: 15 * 60 * 1000 },
+      payments: { provider: 'sandbox' },
     });
+    expect(config.payments.stripe).toBeUndefined();
     expect(path.isAbsolute(config.dataDir)).toBe(true);
     expect(config.mail.smtpUrl).toBeUndefined();
     expect(Object.isFrozen(config)).toBe(true);
@@ -78,6 +80,9 @@ describe('loadConfig', () => {
       SMTP_URL: 'smtps://user:pass@smtp.example.com:465',
       AUTH_RATE_LIMIT_MAX: '10',
       AUTH_RATE_LIMIT_WINDOW_MS: '60000',
+      PAYMENT_PROVIDER: 'stripe',
+      STRIPE_SECRET_KEY: 'sk_live_51AbCdEf',
+      STRIPE_WEBHOOK_SECRET: 'whsec_0123abcd',
     });
     expect(config).toEqual({
       env: 'production',
@@ -94,6 +99,7 @@ describe('loadConfig', () => {
       seedDemoData: false,
       mail: { driver: 'smtp', from: 'Shop <shop@example.com>', smtpUrl: 'smtps://user:pass@smtp.example.com:465' },
       authRateLimit: { max: 10, windowMs: 60000 },
+      payments: { provider: 'stripe', stripe: { secretKey: 'sk_live_51AbCdEf', webhookSecret: 'whsec_0123abcd' } },
     });
   });
 
@@ -116,6 +122,9 @@ describe('loadConfig', () => {
         MAIL_DRIVER: 'carrier-pigeon',
         SMTP_URL: 'http://smtp.example.com',
         AUTH_RATE_LIMIT_WINDOW_MS: '10',
+        PAYMENT_PROVIDER: 'paypal',
+        STRIPE_SECRET_KEY: 'pk_test_123',
+        STRIPE_WEBHOOK_SECRET: 'secret',
       }),
     );
     expect(names(err)).toEqual(
@@ -131,6 +140,9 @@ describe('loadConfig', () => {
         'MAIL_DRIVER',
         'SMTP_URL',
         'AUTH_RATE_LIMIT_WINDOW_MS',
+        'PAYMENT_PROVIDER',
+        'STRIPE_SECRET_KEY',
+        'STRIPE_WEBHOOK_SECRET',
       ].sort(),
     );
     for (const p of err.problems) expect(err.message).toContain(p);
@@ -155,6 +167,26 @@ describe('loadConfig', () => {
       from: 'Fanfare <no-reply@fanfare.local>',
       smtpUrl: 'smtp://127.0.0.1:2525',
     });
+  });
+
+  it('needs both Stripe secrets when PAYMENT_PROVIDER=stripe', () => {
+    const err = configError(() => loadConfig({ AUTH_SECRET: SECRET, PAYMENT_PROVIDER: 'stripe' }));
+    expect(err.problems).toEqual([
+      'STRIPE_SECRET_KEY: required when PAYMENT_PROVIDER=stripe',
+      'STRIPE_WEBHOOK_SECRET: required when PAYMENT_PROVIDER=stripe',
+    ]);
+    const one = configError(() => loadConfig({ AUTH_SECRET: SECRET, PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'sk_test_abc' }));
+    expect(one.problems).toEqual(['STRIPE_WEBHOOK_SECRET: required when PAYMENT_PROVIDER=stripe']);
+    // A malformed secret is reported for its format, once.
+    const bad = configError(() => loadConfig({ AUTH_SECRET: SECRET, PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'pk_test_abc', STRIPE_WEBHOOK_SECRET: 'whsec_x' }));
+    expect(names(bad)).toEqual(['STRIPE_SECRET_KEY']);
+    expect(bad.problems[0]).toContain('secret key');
+    expect(loadConfig({ AUTH_SECRET: SECRET, PAYMENT_PROVIDER: 'stripe', STRIPE_SECRET_KEY: 'sk_test_abc', STRIPE_WEBHOOK_SECRET: 'whsec_x' }).payments).toEqual({
+      provider: 'stripe',
+      stripe: { secretKey: 'sk_test_abc', webhookSecret: 'whsec_x' },
+    });
+    // The sandbox needs neither.
+    expect(loadConfig({ AUTH_SECRET: SECRET }).payments).toEqual({ provider: 'sandbox' });
   });
 
   it('needs AUTH_SECRET in production', () => {

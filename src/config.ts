@@ -33,6 +33,15 @@ const envSchema = z.object({
     .string()
     .refine((v) => /^smtps?:\/\//.test(v), 'must be an smtp:// or smtps:// URL')
     .optional(),
+  PAYMENT_PROVIDER: z.enum(['sandbox', 'stripe']).default('sandbox'),
+  STRIPE_SECRET_KEY: z
+    .string()
+    .refine((v) => /^(sk|rk)_(test|live)_\w+$/.test(v), 'must be a Stripe secret key (sk_test_…, sk_live_…, or a restricted rk_… key)')
+    .optional(),
+  STRIPE_WEBHOOK_SECRET: z
+    .string()
+    .refine((v) => /^whsec_\w+$/.test(v), 'must be a Stripe webhook signing secret (whsec_…)')
+    .optional(),
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
 });
@@ -54,6 +63,11 @@ export interface Config {
   readonly seedDemoData: boolean;
   readonly mail: { readonly driver: 'local' | 'smtp'; readonly from: string; readonly smtpUrl?: string };
   readonly authRateLimit: { readonly max: number; readonly windowMs: number };
+  /** `stripe` is present when both Stripe secrets are set (always with provider `stripe`). */
+  readonly payments: {
+    readonly provider: 'sandbox' | 'stripe';
+    readonly stripe?: { readonly secretKey: string; readonly webhookSecret: string };
+  };
 }
 
 export class ConfigError extends Error {
@@ -74,6 +88,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   // that did parse, so every problem is reported in one go.
   const v = parsed.success ? parsed.data : parseEachVariable(cleaned);
   if (v.MAIL_DRIVER === 'smtp' && !cleaned.SMTP_URL) problems.push('SMTP_URL: required when MAIL_DRIVER=smtp');
+  if (v.PAYMENT_PROVIDER === 'stripe') {
+    if (!cleaned.STRIPE_SECRET_KEY) problems.push('STRIPE_SECRET_KEY: required when PAYMENT_PROVIDER=stripe');
+    if (!cleaned.STRIPE_WEBHOOK_SECRET) problems.push('STRIPE_WEBHOOK_SECRET: required when PAYMENT_PROVIDER=stripe');
+  }
   if (v.NODE_ENV === 'production' && !cleaned.AUTH_SECRET) problems.push('AUTH_SECRET: required in production');
   if (v.WORKER_IN_PROCESS === false && !cleaned.DATABASE_URL) {
     problems.push('WORKER_IN_PROCESS: false needs DATABASE_URL (the embedded database serves one process, so nothing else could run the worker)');
@@ -98,6 +116,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     seedDemoData: e.SEED_DEMO_DATA,
     mail: { driver: e.MAIL_DRIVER, from: e.MAIL_FROM, ...(e.SMTP_URL ? { smtpUrl: e.SMTP_URL } : {}) },
     authRateLimit: { max: e.AUTH_RATE_LIMIT_MAX, windowMs: e.AUTH_RATE_LIMIT_WINDOW_MS },
+    payments: {
+      provider: e.PAYMENT_PROVIDER,
+      ...(e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET } } : {}),
+    },
   });
 }
 
