@@ -30,7 +30,7 @@ import {
 } from './modules/identity/index.ts';
 import { createMailRepository, createMailService, LocalMailboxTransport, mailRoutes, registerMailEvents, SmtpTransport } from './modules/mail/index.ts';
 import { createLedgerRepository, createLedgerService } from './modules/ledger/index.ts';
-import { createPaymentRepository, createPaymentService, paymentRoutes, SandboxProvider } from './modules/payments/index.ts';
+import { createPaymentRepository, createPaymentService, createStripeProvider, paymentRoutes, SandboxProvider } from './modules/payments/index.ts';
 import { createWalletRepository, createWalletService, walletRoutes } from './modules/wallets/index.ts';
 import { createHmac } from 'node:crypto';
 import {
@@ -70,7 +70,8 @@ export function createServices(config: Config, database: Database, log: Logger) 
 
   // The sandbox signs its webhooks with a key derived from AUTH_SECRET, so nothing else needs setting.
   const sandbox = new SandboxProvider({ db, jobs, log, secret: createHmac('sha256', config.authSecret).update('sandbox-webhooks').digest('hex'), publicUrl: config.publicUrl });
-  const payments = createPaymentService({ db, repo: createPaymentRepository(db), ledger, provider: sandbox, access, log });
+  const provider = config.payments.provider === 'stripe' ? createStripeProvider(config, { returnUrl: `${config.publicUrl}/` }) : sandbox;
+  const payments = createPaymentService({ db, repo: createPaymentRepository(db), ledger, provider, access, log });
   const wallets = createWalletService({ db, repo: createWalletRepository(db), ledger, payments, access, jobs, outbox, log });
 
   registerMailEvents(outbox, jobs, mail);
@@ -84,7 +85,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: sandbox as SandboxProvider | null, payments, wallets };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets };
 }
 export type Services = ReturnType<typeof createServices>;
 

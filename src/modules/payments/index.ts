@@ -3,3 +3,4 @@ export { createPaymentService, type PaymentService, type PurposeHandler, type Cr
 export { SandboxProvider, signSandboxPayload, SANDBOX_SIGNATURE_HEADER, sandboxPaymentMethods } from './sandbox.provider.ts';
 export { paymentRoutes, paymentSchema, toPaymentDto } from './payments.routes.ts';
 export type { PaymentProvider } from './provider.ts';
+export { StripeProvider, createStripeProvider } from './stripe.provider.ts';
