@@ -29,6 +29,7 @@ import {
   identityRoutes,
 } from './modules/identity/index.ts';
 import { createMailRepository, createMailService, LocalMailboxTransport, mailRoutes, registerMailEvents, SmtpTransport } from './modules/mail/index.ts';
+import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
 import {
   createOrganizationRepository,
   createOrganizationService,
@@ -60,6 +61,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
   const identity = createIdentityService({ db, auth, repo: identityRepo, access, audit, mail, publicUrl: config.publicUrl });
   const organizations = createOrganizationService({ db, repo: orgRepo, access, audit, mail, publicUrl: config.publicUrl });
   const apiKeys = createApiKeyService({ db, repo: createApiKeyRepository(db), access, audit });
+  const notifications = createNotificationService({ db, repo: createNotificationRepository(db), mail, access, audit, publicUrl: config.publicUrl });
 
   registerMailEvents(outbox, jobs, mail);
   jobs.register('maintenance.cleanup', async () => {
@@ -69,7 +71,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, notifications };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -192,6 +194,7 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   await app.register(apiKeyRoutes(apiKeys));
   await app.register(auditRoutes(services.audit));
   await app.register(mailRoutes(services.mail));
+  await app.register(notificationRoutes(services.notifications));
 
   await app.ready();
   return {

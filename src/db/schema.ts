@@ -6,3 +6,4 @@ export * from '../modules/organizations/organizations.schema.ts';
 export * from '../modules/apikeys/apikeys.schema.ts';
 export * from '../modules/audit/audit.schema.ts';
 export * from '../modules/mail/mail.schema.ts';
+export * from '../modules/notifications/notifications.schema.ts';
