@@ -33,6 +33,8 @@ import { createLedgerRepository, createLedgerService } from './modules/ledger/in
 import { createPaymentRepository, createPaymentService, createStripeProvider, paymentRoutes, SandboxProvider } from './modules/payments/index.ts';
 import { createWalletRepository, createWalletService, walletRoutes } from './modules/wallets/index.ts';
 import { createHmac } from 'node:crypto';
+import { formatMoney } from './core/money.ts';
+import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
 import {
   createOrganizationRepository,
   createOrganizationService,
@@ -64,6 +66,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
   const identity = createIdentityService({ db, auth, repo: identityRepo, access, audit, mail, publicUrl: config.publicUrl });
   const organizations = createOrganizationService({ db, repo: orgRepo, access, audit, mail, publicUrl: config.publicUrl });
   const apiKeys = createApiKeyService({ db, repo: createApiKeyRepository(db), access, audit });
+  const notifications = createNotificationService({ db, repo: createNotificationRepository(db), mail, access, audit, publicUrl: config.publicUrl });
 
   const ledgerRepo = createLedgerRepository(db);
   const ledger = createLedgerService({ db, repo: ledgerRepo, log });
@@ -74,6 +77,22 @@ export function createServices(config: Config, database: Database, log: Logger) 
   const payments = createPaymentService({ db, repo: createPaymentRepository(db), ledger, provider, access, log });
   const wallets = createWalletService({ db, repo: createWalletRepository(db), ledger, payments, access, jobs, outbox, log });
 
+  // Pay as Play's low-balance alert: once, when a debit crosses the user's threshold.
+  outbox.subscribe('wallet.debited', 'notifications.low-balance', async ({ payload }) => {
+    const wallet = await ledgerRepo.wallet(payload.walletId);
+    if (!wallet?.userId) return;
+    const threshold = await notifications.lowBalanceThreshold(wallet.userId);
+    if (payload.previous >= threshold && payload.balance < threshold) {
+      await notifications.notify({
+        userId: wallet.userId,
+        type: 'low_balance',
+        title: 'Your wallet is running low',
+        message: `Your ${wallet.currency} balance is ${formatMoney(payload.balance, wallet.currency)}, under your alert threshold of ${formatMoney(threshold, wallet.currency)}.`,
+        actionUrl: `/v1/wallets/${wallet.currency}`,
+        relatedId: wallet.id,
+      });
+    }
+  });
   registerMailEvents(outbox, jobs, mail);
   jobs.register('ledger.release-holds', async () => {
     await ledger.releaseDueHolds();
@@ -85,7 +104,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -210,6 +229,7 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   await app.register(mailRoutes(services.mail));
   await app.register(paymentRoutes(services.payments, services.sandbox));
   await app.register(walletRoutes(services.wallets));
+  await app.register(notificationRoutes(services.notifications));
 
   await app.ready();
   return {

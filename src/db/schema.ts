@@ -10,3 +10,4 @@ export * from '../modules/ledger/ledger.schema.ts';
 export * from '../modules/wallets/wallets.schema.ts';
 export * from '../modules/payments/payments.schema.ts';
 export * from '../modules/payouts/payouts.schema.ts';
+export * from '../modules/notifications/notifications.schema.ts';

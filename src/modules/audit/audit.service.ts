@@ -28,7 +28,8 @@ export type AuditAction =
   | 'client.created'
   | 'client.deleted'
   | 'api_key.created'
-  | 'api_key.revoked';
+  | 'api_key.revoked'
+  | 'notification.sent';
 
 export interface AuditEntry {
   action: AuditAction;

@@ -157,6 +157,9 @@ describe('wallets and payments', () => {
     expect((await wallet(u)).balance).toBe(1500 - 700 + 2500);
     const { rows } = await ctx.database.raw.query<{ n: string }>("select count(*)::text as n from payments where wallet_id = $1 and purpose = 'auto_topup'", [w.id]);
     expect(rows[0]!.n).toBe('1');
+    // Crossing the default 10.00 alert threshold told the user once.
+    const alerts = await ctx.database.raw.query<{ n: string }>("select count(*)::text as n from notifications where user_id = $1 and type = 'low_balance'", [u.id]);
+    expect(alerts.rows[0]!.n).toBe('1');
     await reconciled();
   });
 
