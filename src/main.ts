@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { reconcile } from './modules/ledger/index.ts';
 import { buildApp, createServices, version, type Services } from './app.ts';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createLogger } from './core/logger.ts';
@@ -16,6 +17,7 @@ commands:
   worker         run only the background worker (jobs and outbox)
   migrate        apply database migrations and exit
   seed           add the demo data (once) and print the demo accounts
+  reconcile      check every money invariant; exits 1 with a report naming what is wrong
   create-admin   create or promote an operator account
                    --email <e-mail> --name <name> [--password <password>]
                    (the password may also come from FANFARE_ADMIN_PASSWORD)
@@ -98,6 +100,18 @@ async function main(argv: string[]): Promise<number> {
       await database.close();
       console.log(`Migrations applied on ${describe(config)}`);
       return 0;
+    }
+    case 'reconcile': {
+      const database = open(config);
+      const services = createServices(config, database, log);
+      const report = await reconcile(services.ledgerRepo, services.payments.invariants());
+      for (const c of report.checks) {
+        console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}`);
+        for (const p of c.problems) console.log(`     ${p}`);
+      }
+      console.log(report.ok ? 'reconcile: every invariant holds' : 'reconcile: invariants violated');
+      await database.close();
+      return report.ok ? 0 : 1;
     }
     case 'seed': {
       const database = open(config);
