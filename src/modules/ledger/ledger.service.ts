@@ -110,7 +110,8 @@ export function createLedgerService(deps: { db: Db; repo: LedgerRepository; log:
       const cached = platformIds.get(cacheKey);
       if (cached) return cached;
       const account = await repo.platformAccount(kind, currency, platformAllowsNegative[kind] ?? false, tx);
-      platformIds.set(cacheKey, account.id);
+      // Only an id read outside a transaction is known to be committed.
+      if (tx === db) platformIds.set(cacheKey, account.id);
       return account.id;
     },
 
