@@ -15,6 +15,9 @@ export type Executor = Db | Tx;
 
 export type Engine = 'pglite' | 'postgres';
 
+/** The rows of a Drizzle `execute` result: both drivers answer with an object holding `rows`. */
+export const rowsOf = <T>(result: unknown): T[] => (result as { rows: T[] }).rows;
+
 /** A raw SQL runner both engines provide; used by the job queue and by the benchmarks' baselines. */
 export interface RawSql {
   query<T = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: T[] }>;

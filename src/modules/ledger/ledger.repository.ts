@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
-import type { Db, Executor } from '../../db/client.ts';
+import { rowsOf, type Db, type Executor } from '../../db/client.ts';
 import { ledgerAccounts, ledgerEntries, ledgerHolds, ledgerTransfers, wallets, type AccountKind, type TransferKind } from './ledger.schema.ts';
 
 export type LedgerAccount = typeof ledgerAccounts.$inferSelect;
@@ -21,8 +21,6 @@ export interface NewTransfer {
   entries: { id: string; accountId: string; amount: number }[];
 }
 
-/** Both drivers answer `execute` with an object holding `rows`. */
-const rowsOf = <T>(result: unknown): T[] => (result as { rows: T[] }).rows;
 
 export function createLedgerRepository(db: Db) {
   return {

@@ -1,12 +1,11 @@
 import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
-import type { Db, Executor } from '../../db/client.ts';
+import { rowsOf, type Db, type Executor } from '../../db/client.ts';
 import { payments, refunds, webhookEvents, type PaymentGateway, type PaymentStatus } from './payments.schema.ts';
 
 export type Payment = typeof payments.$inferSelect;
 export type NewPayment = typeof payments.$inferInsert;
 export type Refund = typeof refunds.$inferSelect;
 
-const rowsOf = <T>(result: unknown): T[] => (result as { rows: T[] }).rows;
 
 export function createPaymentRepository(db: Db) {
   return {
