@@ -140,10 +140,13 @@ export interface Measurement {
   ops_per_s: number;
   p50_ms: number;
   p99_ms: number;
+  /** A scenario's own figures beyond the common columns (metering's charges_per_s, say). */
+  extra?: Record<string, number | string | boolean | null>;
 }
 
-export interface BenchResult extends Measurement {
+export interface BenchResult extends Omit<Measurement, 'extra'> {
   ratio: number | null;
+  [figure: string]: number | string | boolean | null;
 }
 
 export type Engine = 'pglite' | 'postgres';
@@ -173,6 +176,7 @@ export function withRatios(measurements: readonly Measurement[]): BenchResult[] 
       p99_ms: m.p99_ms,
       baseline: m.baseline,
       ratio,
+      ...m.extra,
     };
   });
 }
@@ -208,7 +212,12 @@ export function formatTable(report: BenchReport): string {
     numeric[i] ? text.padStart(widths[i]!) : text.padEnd(widths[i]!);
   const line = (cells: string[]) => `| ${cells.map(cell).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
-  return [`engine: ${report.engine}`, '', line(header), rule, ...rows.map(line)].join('\n');
+  const common = new Set(['name', 'ops_per_s', 'p50_ms', 'p99_ms', 'baseline', 'ratio']);
+  const extras = report.results.flatMap((r) => {
+    const figures = Object.entries(r).filter(([k]) => !common.has(k));
+    return figures.length ? [`${r.name}: ${figures.map(([k, v]) => `${k}=${String(v)}`).join(', ')}`] : [];
+  });
+  return [`engine: ${report.engine}`, '', line(header), rule, ...rows.map(line), ...(extras.length ? ['', ...extras] : [])].join('\n');
 }
 
 /** The scratch database's URL: same server and credentials as `base`, another database name. */
@@ -217,4 +226,11 @@ export function scratchDatabaseUrl(base: string, name: string): string {
   const url = new URL(base);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/** The value at quantile q (0..1) of ascending samples: nearest rank, as autocannon reports. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[rank]!;
 }

@@ -14,6 +14,7 @@ import { runMigrations } from '../src/db/migrate.ts';
 import {
   checkRegistry,
   formatTable,
+  quantile,
   missingBaselines,
   parseBenchArgs,
   scratchDatabaseUrl,
@@ -26,11 +27,14 @@ import {
   type BenchReport,
   type Measurement,
 } from './lib.ts';
+import Fastify, { type FastifyInstance } from 'fastify';
 import {
   scenarios,
   type BenchContext,
   type BenchRequest,
   type BenchUser,
+  type FunctionScenario,
+  type HttpScenario,
   type Scenario,
 } from './scenarios.ts';
 
@@ -134,6 +138,7 @@ function contextFor(built: App, database: Database, config: Config): BenchContex
     services: built.services,
     database,
     config,
+    ...(database.pool ? { pool: database.pool } : {}),
     signIn,
     async newUser(opts = {}): Promise<BenchUser> {
       const email = `bench-${++n}@example.com`;
@@ -150,6 +155,7 @@ function contextFor(built: App, database: Database, config: Config): BenchContex
 
 /** One request through the real socket first, so a broken setup fails with its own error message. */
 async function verify(scenario: Scenario, base: string, req: BenchRequest): Promise<void> {
+  // A bench request names a path only; which server answers is the caller's choice of `base`.
   const res = await fetch(base + req.path, {
     method: req.method ?? 'GET',
     headers: req.headers ?? {},
@@ -214,6 +220,57 @@ async function settle(database: Database): Promise<void> {
     quiet = busy ? 0 : quiet + 1;
     await sleep(50);
   }
+}
+
+/**
+ * Runs `op` in `connections` concurrent loops for `seconds`: every loop awaits its call before
+ * the next, as a connection of autocannon awaits its response. Answers completed calls per
+ * second and the latency quantiles. A failed call fails the run, as a non-2xx answer does.
+ */
+async function runLoops(
+  scenario: FunctionScenario,
+  op: (worker: number, iteration: number) => Promise<void>,
+  connections: number,
+  seconds: number,
+): Promise<Measurement> {
+  const latencies: number[] = [];
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async (_, worker) => {
+      for (let i = 0; performance.now() < deadline && !interrupted; i++) {
+        const t0 = performance.now();
+        try {
+          await op(worker, i);
+        } catch (err) {
+          throw new Error(`scenario '${scenario.name}': call ${i} of loop ${worker} failed: ${err instanceof Error ? err.message : String(err)}`);
+        }
+        latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const ms = (v: number) => Math.round(v * 100) / 100;
+  return {
+    name: scenario.name,
+    baseline: scenario.baseline,
+    ops_per_s: Math.round((latencies.length / elapsed) * 10) / 10,
+    p50_ms: ms(quantile(latencies, 0.5)),
+    p99_ms: ms(quantile(latencies, 0.99)),
+  };
+}
+
+async function measureFunction(scenario: FunctionScenario, ctx: BenchContext, opts: BenchOptions, database: Database): Promise<Measurement> {
+  const op = await scenario.setup(ctx, { connections: opts.connections });
+  // One call first, so a broken set-up fails with its own message before any load.
+  await op(0, -1);
+  if (opts.warmup > 0) await runLoops(scenario, op, opts.connections, opts.warmup);
+  await settle(database);
+  if (interrupted) throw new Interrupted();
+  const m = await runLoops(scenario, op, opts.connections, opts.duration);
+  await settle(database);
+  return m;
 }
 
 async function measure(
@@ -302,17 +359,39 @@ async function main(argv: string[]): Promise<number> {
       );}
 
     const ctx = contextFor(built, database, config);
+    // Baselines' hand-written routes live on a bare Fastify beside the app, with nothing of the
+    // app's hooks or plugins, so the ratio shows what the app's layers cost.
+    const bare: FastifyInstance = Fastify({ logger: false });
+    for (const scenario of selected) if (scenario.kind !== 'function' && scenario.kind !== 'custom') scenario.bareRoutes?.(bare, ctx);
+    cleanup.add('close bare server', () => bare.close());
+    await bare.listen({ host: '127.0.0.1', port: 0 });
+    const bareBase = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}`;
+
     const measurements: Measurement[] = [];
     for (const scenario of selected) {
       if (interrupted) throw new Interrupted();
-      const req = await scenario.setup(ctx);
-      await verify(scenario, base, req);
-      if (interrupted) throw new Interrupted();
-      process.stdout.write(`bench: ${scenario.name} … `);
-      const m = await measure(scenario, base, req, opts, database);
+      let m: Measurement;
+      if (scenario.kind === 'function') {
+        process.stdout.write(`bench: ${scenario.name} … `);
+        m = await measureFunction(scenario, ctx, opts, database);
+      } else if (scenario.kind === 'custom') {
+        process.stdout.write(`bench: ${scenario.name} … `);
+        const { ops_per_s, p50_ms, p99_ms, ...extra } = await scenario.run(ctx, { connections: opts.connections, duration: opts.duration, warmup: opts.warmup });
+        m = { name: scenario.name, baseline: scenario.baseline, ops_per_s, p50_ms, p99_ms, extra };
+      } else {
+        const http: HttpScenario = scenario;
+        const req = await http.setup(ctx);
+        const target = req.target === 'bare' ? bareBase : base;
+        await verify(http, target, req);
+        if (interrupted) throw new Interrupted();
+        process.stdout.write(`bench: ${scenario.name} … `);
+        m = await measure(http, target, req, opts, database);
+      }
       console.log(`${m.ops_per_s.toFixed(1)} ops/s`);
       measurements.push(m);
     }
+    const checks = new Set(selected.flatMap((s) => (s.verifyAfter ? [s.verifyAfter] : [])));
+    for (const check of checks) await check(ctx);
 
     const report: BenchReport = { engine: database.engine, results: withRatios(measurements) };
     mkdirSync(path.dirname(outFile), { recursive: true });
