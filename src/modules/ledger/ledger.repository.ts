@@ -25,25 +25,20 @@ export interface NewTransfer {
 export function createLedgerRepository(db: Db) {
   return {
     /**
-     * Writes a transfer and its entries in ONE statement: the entry trigger checks the balance of
-     * the legs, locks and updates the accounts, and refuses an overdraft, all before the statement
-     * returns. Answers null when the idempotency key was used already (nothing written).
+     * Writes a transfer and its entries in ONE statement (ledger_post_transfer, whose plans are
+     * cached per connection): the entry trigger checks the balance of the legs, locks and updates
+     * the accounts, and refuses an overdraft, all before the statement returns. Answers null when
+     * the idempotency key was used already (nothing written).
      */
     async insertTransfer(t: NewTransfer, tx: Executor = db): Promise<string | null> {
-      const entries = JSON.stringify(t.entries.map((e) => ({ id: e.id, account_id: e.accountId, amount: e.amount })));
+      // Postgres array literals: the ids are UUIDs and the amounts integers, so nothing needs quoting.
+      const array = (values: readonly (string | number)[]) => `{${values.join(',')}}`;
       const result = await tx.execute(sql`
-        with t as (
-          insert into ledger_transfers (id, idempotency_key, kind, currency, reference_type, reference_id, reverses_transfer_id, description, metadata)
-          values (${t.id}, ${t.idempotencyKey}, ${t.kind}, ${t.currency}, ${t.referenceType ?? null}, ${t.referenceId ?? null},
-                  ${t.reversesTransferId ?? null}, ${t.description ?? null}, ${JSON.stringify(t.metadata ?? {})}::jsonb)
-          on conflict (idempotency_key) do nothing
-          returning id)
-        insert into ledger_entries (id, transfer_id, account_id, amount)
-        select e.id, t.id, e.account_id, e.amount
-          from t cross join jsonb_to_recordset(${entries}::jsonb) as e(id uuid, account_id uuid, amount bigint)
-        returning transfer_id`);
-      const rows = rowsOf<{ transfer_id: string }>(result);
-      return rows[0]?.transfer_id ?? null;
+        select ledger_post_transfer(${t.id}, ${t.idempotencyKey}, ${t.kind}, ${t.currency}, ${t.referenceType ?? null},
+          ${t.referenceId ?? null}, ${t.reversesTransferId ?? null}, ${t.description ?? null}, ${JSON.stringify(t.metadata ?? {})}::jsonb,
+          ${array(t.entries.map((e) => e.id))}::uuid[], ${array(t.entries.map((e) => e.accountId))}::uuid[],
+          ${array(t.entries.map((e) => e.amount))}::bigint[]) as transfer_id`);
+      return rowsOf<{ transfer_id: string | null }>(result)[0]?.transfer_id ?? null;
     },
 
     async transferByKey(key: string, tx: Executor = db): Promise<LedgerTransfer | undefined> {
