@@ -94,6 +94,44 @@ describe('ledger', () => {
     });
   });
 
+  it('applies the rules on the posting function too, and leaves the trigger armed after a refused posting', async () => {
+    const u = await ctx.newUser();
+    const { ledger } = ctx.services;
+    const w = await ledger.wallet({ userId: u.id }, 'USD');
+    const eur = await ledger.platformAccount('provider_clearing', 'EUR');
+    const usd = await ledger.platformAccount('provider_clearing', 'USD');
+    await fund(w.available, 1000);
+    const post = (accounts: string[], amounts: number[]) =>
+      ctx.database.raw.query(
+        `select ledger_post_transfer($1, $2, 'transfer', 'USD', null, null, null, null, '{}'::jsonb, $3::uuid[], $4::uuid[], $5::bigint[])`,
+        [newId(), `fn:${newId()}`, `{${accounts.map(() => newId()).join(',')}}`, `{${accounts.join(',')}}`, `{${amounts.join(',')}}`],
+      );
+    expect(await dbError(post([w.available, usd], [5, -4]))).toMatch(/does not balance/);
+    expect(await dbError(post([w.available, eur], [5, -5]))).toMatch(/mixes currencies/);
+    expect(await dbError(post([w.available, usd], [-1001, 1001]))).toMatch(/no_overdraft|violates check constraint/);
+    // A refused posting inside a transaction that goes on (a savepoint) must not leave the
+    // trigger-skipping flag set: a direct, unbalanced entry insert after it is still refused.
+    const t = newId();
+    expect(
+      await dbError(
+        ctx.database.db.transaction(async (tx) => {
+          await tx
+            .transaction(async (sp) => {
+              await sp.execute(
+                sql`select ledger_post_transfer(${newId()}, ${`fn:${newId()}`}, 'transfer', 'USD', null, null, null, null, '{}'::jsonb, ${`{${newId()},${newId()}}`}::uuid[], ${`{${w.available},${usd}}`}::uuid[], ${'{-5000,5000}'}::bigint[])`,
+              );
+            })
+            .catch(() => undefined);
+          await tx.execute(sql`insert into ledger_transfers (id, idempotency_key, kind, currency) values (${t}, ${`x:${t}`}, 'transfer', 'USD')`);
+          await tx.execute(sql`insert into ledger_entries (id, transfer_id, account_id, amount) values (${newId()}, ${t}, ${w.available}, 5)`);
+        }),
+      ),
+    ).toMatch(/does not balance/);
+    expect((await ledger.walletById(w.wallet.id))?.wallet.balanceAvailable).toBe(1000);
+    const report = await reconcile(ctx.services.ledgerRepo);
+    expect(report.checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
   it('refuses unbalanced and mixed-currency entries, and any change of entries or balances, in the database itself', async () => {
     const u = await ctx.newUser();
     const { ledger } = ctx.services;
