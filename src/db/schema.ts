@@ -10,4 +10,5 @@ export * from '../modules/ledger/ledger.schema.ts';
 export * from '../modules/wallets/wallets.schema.ts';
 export * from '../modules/payments/payments.schema.ts';
 export * from '../modules/payouts/payouts.schema.ts';
+export * from '../modules/invoices/invoices.schema.ts';
 export * from '../modules/notifications/notifications.schema.ts';
