@@ -10,6 +10,7 @@ BEGIN
     OR NEW.number_sequence IS DISTINCT FROM OLD.number_sequence OR NEW.issuer_type IS DISTINCT FROM OLD.issuer_type
     OR NEW.organization_id IS DISTINCT FROM OLD.organization_id OR NEW.issuer_name IS DISTINCT FROM OLD.issuer_name
     OR NEW.issuer_address IS DISTINCT FROM OLD.issuer_address OR NEW.issuer_tax_id IS DISTINCT FROM OLD.issuer_tax_id
+    OR NEW.issuer_country IS DISTINCT FROM OLD.issuer_country OR NEW.issuer_email IS DISTINCT FROM OLD.issuer_email
     OR NEW.billing_name IS DISTINCT FROM OLD.billing_name OR NEW.billing_email IS DISTINCT FROM OLD.billing_email
     OR NEW.billing_address IS DISTINCT FROM OLD.billing_address OR NEW.billing_country IS DISTINCT FROM OLD.billing_country
     OR NEW.customer_tax_id IS DISTINCT FROM OLD.customer_tax_id OR NEW.currency IS DISTINCT FROM OLD.currency

@@ -311,7 +311,7 @@ export const invoiceRoutes =
         schema: {
           tags,
           summary: 'Change a draft invoice',
-          description: `\`lines\`, when given, replaces every line. Only drafts change (409 otherwise). ${taxNote}`,
+          description: `\`lines\`, when given, replaces every line; \`customer\`, when given, replaces the customer’s details. Only drafts change (409 otherwise). ${taxNote}`,
           params: idParams,
           body: patchBody,
           response: { 200: withLinesDto, ...errorResponses(400, 401, 403, 404, 409, 422) },

@@ -216,8 +216,14 @@ export function createInvoiceService(deps: {
         { fields: [{ path: 'body.customer.name', message: 'required' }] },
       );
     }
+    // users.country_code is free text (the seeds default it to 'IN'): only a two-letter code counts.
+    const userCountry = user?.countryCode?.trim().toUpperCase();
     const country =
-      c.country !== undefined ? c.country : (user?.countryCode?.slice(0, 2).toUpperCase() ?? null);
+      c.country !== undefined
+        ? c.country
+        : userCountry && /^[A-Z]{2}$/.test(userCountry)
+          ? userCountry
+          : null;
     return {
       userId: user?.id ?? null,
       customerOrganizationId: c.organizationId ?? null,
@@ -374,7 +380,10 @@ export function createInvoiceService(deps: {
    * lands on an invoice already paid (offline, or a second card payment) or voided still credits
    * the issuer (the money arrived) and is left for an operator to refund.
    */
-  const settle = async (payment: Payment, tx: Executor): Promise<{ transferId: string; receiptUrl: string | null }> => {
+  const settle = async (
+    payment: Payment,
+    tx: Executor,
+  ): Promise<{ transferId: string; receiptUrl: string | null }> => {
     const invoice = payment.referenceId ? await repo.lock(payment.referenceId, tx) : undefined;
     if (!invoice) throw new Error(`payment ${payment.id} names no invoice`);
     const issuerAccount = invoice.organizationId

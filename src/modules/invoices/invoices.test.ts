@@ -319,8 +319,13 @@ describe('invoices', () => {
     await ctx.drain();
     const paid = (await get(owner.token, d.id)).json<InvoiceBody>();
     expect(paid).toMatchObject({ status: 'paid', paidVia: 'payment', paymentId: payment.id });
-    const settled = (await ctx.req({ method: 'GET', url: `/v1/payments/${payment.id}`, token: customer.token })).json<{ status: string; receiptUrl: string }>();
-    expect(settled).toMatchObject({ status: 'success', receiptUrl: `http://fanfare.test/v1/invoices/${d.id}/html` });
+    const settled = (
+      await ctx.req({ method: 'GET', url: `/v1/payments/${payment.id}`, token: customer.token })
+    ).json<{ status: string; receiptUrl: string }>();
+    expect(settled).toMatchObject({
+      status: 'success',
+      receiptUrl: `http://fanfare.test/v1/invoices/${d.id}/html`,
+    });
     const wallet = (
       await ctx.req({ method: 'GET', url: `/v1/orgs/${org.id}/wallets/USD`, token: owner.token })
     ).json<{ balance: number; totalEarned: number }>();
