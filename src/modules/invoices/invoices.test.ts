@@ -557,6 +557,24 @@ describe('invoices', () => {
     expect(
       errorPaths(await ctx.req({ method: 'GET', url: '/v1/invoices?cursor=bogus', token: owner.token })),
     ).toEqual(['querystring.cursor']);
+    const admin = await ctx.newUser({ role: 'admin' });
+    const platformBad = await ctx.req({
+      method: 'POST',
+      url: '/v1/admin/invoices',
+      token: admin.token,
+      payload: { ...base, currency: 'usd!' },
+    });
+    expect(platformBad.statusCode).toBe(400);
+    expect(errorPaths(platformBad)).toContain('body.currency');
+    expect(
+      errorPaths(await ctx.req({ method: 'GET', url: '/v1/admin/invoices?limit=0', token: admin.token })),
+    ).toContain('querystring.limit');
+    expect(
+      errorPaths(await ctx.req({ method: 'GET', url: '/v1/orgs/not-a-uuid/invoices', token: owner.token })),
+    ).toContain('params.orgId');
+    expect(
+      errorPaths(await ctx.req({ method: 'GET', url: '/v1/invoices?organizationId=x', token: owner.token })),
+    ).toContain('querystring.organizationId');
     for (const url of ['/v1/invoices/nope', '/v1/invoices/nope/html', '/v1/invoices/nope/pdf']) {
       const r = await ctx.req({ method: 'GET', url, token: owner.token });
       expect(r.statusCode, url).toBe(400);
