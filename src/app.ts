@@ -32,6 +32,7 @@ import { createMailRepository, createMailService, LocalMailboxTransport, mailRou
 import { createLedgerRepository, createLedgerService } from './modules/ledger/index.ts';
 import { createPaymentRepository, createPaymentService, createStripeProvider, paymentRoutes, SandboxProvider } from './modules/payments/index.ts';
 import { createWalletRepository, createWalletService, walletRoutes } from './modules/wallets/index.ts';
+import { createInvoiceRepository, createInvoiceService, invoiceRoutes } from './modules/invoices/index.ts';
 import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
@@ -76,6 +77,20 @@ export function createServices(config: Config, database: Database, log: Logger) 
   const provider = config.payments.provider === 'stripe' ? createStripeProvider(config, { returnUrl: `${config.publicUrl}/` }) : sandbox;
   const payments = createPaymentService({ db, repo: createPaymentRepository(db), ledger, provider, access, log });
   const wallets = createWalletService({ db, repo: createWalletRepository(db), ledger, payments, access, jobs, outbox, log });
+  const invoices = createInvoiceService({
+    db,
+    repo: createInvoiceRepository(db),
+    payments,
+    ledger,
+    users: identityRepo,
+    organizations: orgRepo,
+    access,
+    audit,
+    mail,
+    log,
+    publicUrl: config.publicUrl,
+    taxRates: config.taxRates,
+  });
 
   // Pay as Play's low-balance alert: once, when a debit crosses the user's threshold.
   outbox.subscribe('wallet.debited', 'notifications.low-balance', async ({ payload }) => {
@@ -104,7 +119,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, invoices, notifications };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -229,6 +244,7 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   await app.register(mailRoutes(services.mail));
   await app.register(paymentRoutes(services.payments, services.sandbox));
   await app.register(walletRoutes(services.wallets));
+  await app.register(invoiceRoutes(services.invoices));
   await app.register(notificationRoutes(services.notifications));
 
   await app.ready();

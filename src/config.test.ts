@@ -83,6 +83,7 @@ describe('loadConfig', () => {
       PAYMENT_PROVIDER: 'stripe',
       STRIPE_SECRET_KEY: 'sk_live_51AbCdEf',
       STRIPE_WEBHOOK_SECRET: 'whsec_0123abcd',
+      TAX_RATES: 'GB:VAT:2000',
     });
     expect(config).toEqual({
       env: 'production',
@@ -99,6 +100,7 @@ describe('loadConfig', () => {
       seedDemoData: false,
       mail: { driver: 'smtp', from: 'Shop <shop@example.com>', smtpUrl: 'smtps://user:pass@smtp.example.com:465' },
       authRateLimit: { max: 10, windowMs: 60000 },
+      taxRates: { GB: [{ name: 'VAT', bps: 2000 }] },
       payments: { provider: 'stripe', stripe: { secretKey: 'sk_live_51AbCdEf', webhookSecret: 'whsec_0123abcd' } },
     });
   });
@@ -199,6 +201,23 @@ describe('loadConfig', () => {
     const err = configError(() => loadConfig({ AUTH_SECRET: SECRET, WORKER_IN_PROCESS: 'false' }));
     expect(names(err)).toEqual(['WORKER_IN_PROCESS']);
     expect(loadConfig({ AUTH_SECRET: SECRET, WORKER_IN_PROCESS: 'false', DATABASE_URL: 'postgres://db/x' }).workerInProcess).toBe(false);
+  });
+
+  it('reads TAX_RATES: GST 18 % for India by default, several taxes per country, none on request', () => {
+    expect(loadConfig({ AUTH_SECRET: SECRET }).taxRates).toEqual({ IN: [{ name: 'GST', bps: 1800 }] });
+    expect(loadConfig({ AUTH_SECRET: SECRET, TAX_RATES: 'in:GST:1800, GB:VAT:2000,CA:GST:500,CA:PST:700' }).taxRates).toEqual({
+      IN: [{ name: 'GST', bps: 1800 }],
+      GB: [{ name: 'VAT', bps: 2000 }],
+      CA: [
+        { name: 'GST', bps: 500 },
+        { name: 'PST', bps: 700 },
+      ],
+    });
+    expect(loadConfig({ AUTH_SECRET: SECRET, TAX_RATES: 'none' }).taxRates).toEqual({});
+    for (const bad of ['IN:GST', 'IND:GST:1800', 'IN:GST:18%', 'IN:GST:10001', 'IN:GST:1800,IN:gst:900']) {
+      const err = configError(() => loadConfig({ AUTH_SECRET: SECRET, TAX_RATES: bad }));
+      expect(names(err), bad).toEqual(['TAX_RATES']);
+    }
   });
 
   it('keeps a generated secret in the data directory outside production', () => {

@@ -11,6 +11,36 @@ const postgresUrl = z
   .string()
   .refine((v) => /^postgres(ql)?:\/\//.test(v), 'must be a postgres:// or postgresql:// URL');
 
+export interface TaxRate {
+  readonly name: string;
+  readonly bps: number;
+}
+
+/**
+ * `COUNTRY:NAME:BASIS_POINTS` entries separated by commas (`IN:GST:1800,GB:VAT:2000`); a country
+ * may have several taxes (`CA:GST:500,CA:PST:700`), applied in the order given; `none` for none.
+ */
+const taxRates = z.string().transform((v, ctx) => {
+  const out: Record<string, TaxRate[]> = {};
+  if (v.trim().toLowerCase() === 'none') return out;
+  for (const raw of v.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([A-Za-z]{2}):([A-Za-z0-9 ]{1,20}):(\d{1,5})$/.exec(raw);
+    const bps = m ? Number(m[3]) : NaN;
+    if (!m || bps > 10_000) {
+      ctx.addIssue({ code: 'custom', message: `"${raw}" is not COUNTRY:NAME:BASIS_POINTS (e.g. IN:GST:1800, at most 10000 basis points)` });
+      continue;
+    }
+    const country = m[1]!.toUpperCase();
+    const name = m[2]!.trim();
+    if (out[country]?.some((r) => r.name.toLowerCase() === name.toLowerCase())) {
+      ctx.addIssue({ code: 'custom', message: `${country}:${name} is listed twice` });
+      continue;
+    }
+    (out[country] ??= []).push(Object.freeze({ name, bps }));
+  }
+  return out;
+});
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
@@ -42,6 +72,7 @@ const envSchema = z.object({
     .string()
     .refine((v) => /^whsec_\w+$/.test(v), 'must be a Stripe webhook signing secret (whsec_…)')
     .optional(),
+  TAX_RATES: taxRates.default(() => ({ IN: [{ name: 'GST', bps: 1800 }] })),
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
 });
@@ -63,6 +94,8 @@ export interface Config {
   readonly seedDemoData: boolean;
   readonly mail: { readonly driver: 'local' | 'smtp'; readonly from: string; readonly smtpUrl?: string };
   readonly authRateLimit: { readonly max: number; readonly windowMs: number };
+  /** Taxes on invoices by the customer's billing country (ISO 3166 alpha-2, upper case). */
+  readonly taxRates: Readonly<Record<string, readonly TaxRate[]>>;
   /** `stripe` is present when both Stripe secrets are set (always with provider `stripe`). */
   readonly payments: {
     readonly provider: 'sandbox' | 'stripe';
@@ -116,6 +149,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     seedDemoData: e.SEED_DEMO_DATA,
     mail: { driver: e.MAIL_DRIVER, from: e.MAIL_FROM, ...(e.SMTP_URL ? { smtpUrl: e.SMTP_URL } : {}) },
     authRateLimit: { max: e.AUTH_RATE_LIMIT_MAX, windowMs: e.AUTH_RATE_LIMIT_WINDOW_MS },
+    taxRates: Object.freeze(e.TAX_RATES),
     payments: {
       provider: e.PAYMENT_PROVIDER,
       ...(e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET } } : {}),

@@ -17,6 +17,10 @@ export const orgPermissions = {
   'clients.manage': ['owner', 'admin', 'manager'],
   'apikeys.manage': ['owner', 'admin'],
   'audit.read': ['owner', 'admin'],
+  /** Invoices the organization issued, and those it received as a customer. */
+  'invoices.read': ['owner', 'admin', 'manager'],
+  /** Write, send, void and mark paid the organization's invoices; pay those it received. */
+  'invoices.manage': ['owner', 'admin'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 export type OrgPermission = keyof typeof orgPermissions;
 export const orgPermissionNames = Object.keys(orgPermissions) as OrgPermission[];

@@ -12,6 +12,9 @@ export interface EventMap {
   'payment.succeeded': { paymentId: string };
   'payment.failed': { paymentId: string };
   'payment.refunded': { paymentId: string; refundId: string };
+  /** An invoice got its number and was mailed; a paid one settled (by payment or offline). */
+  'invoice.sent': { invoiceId: string };
+  'invoice.paid': { invoiceId: string };
 }
 export type EventTopic = keyof EventMap;
 

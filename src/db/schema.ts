@@ -10,5 +10,6 @@ export * from '../modules/ledger/ledger.schema.ts';
 export * from '../modules/wallets/wallets.schema.ts';
 export * from '../modules/payments/payments.schema.ts';
 export * from '../modules/payouts/payouts.schema.ts';
+export * from '../modules/invoices/invoices.schema.ts';
 export * from '../modules/notifications/notifications.schema.ts';
 export * from '../modules/media/media.schema.ts';

@@ -29,7 +29,10 @@ export type AuditAction =
   | 'client.deleted'
   | 'api_key.created'
   | 'api_key.revoked'
-  | 'notification.sent';
+  | 'notification.sent'
+  | 'invoice.sent'
+  | 'invoice.voided'
+  | 'invoice.marked_paid';
 
 export interface AuditEntry {
   action: AuditAction;

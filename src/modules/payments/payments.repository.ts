@@ -38,6 +38,15 @@ export function createPaymentRepository(db: Db) {
         .returning();
       return row;
     },
+    /** A payment for `reference` still waiting on the provider (created, or processing). */
+    async inFlightFor(referenceType: string, referenceId: string, tx: Executor = db): Promise<Payment | undefined> {
+      const [row] = await tx
+        .select()
+        .from(payments)
+        .where(and(eq(payments.referenceType, referenceType), eq(payments.referenceId, referenceId), inArray(payments.status, ['pending', 'processing'])))
+        .limit(1);
+      return row;
+    },
     async update(id: string, patch: Partial<NewPayment>, tx: Executor = db): Promise<Payment | undefined> {
       const [row] = await tx.update(payments).set(patch).where(eq(payments.id, id)).returning();
       return row;

@@ -56,6 +56,10 @@ export const payments = pgTable(
     uniqueIndex('payments_one_auto_topup_in_flight')
       .on(t.walletId)
       .where(sql`${t.purpose} = 'auto_topup' and ${t.status} in ('pending', 'requires_action', 'processing')`),
+    // At most one payment of an invoice in flight, so two tabs cannot both charge the customer.
+    uniqueIndex('payments_one_invoice_payment_in_flight')
+      .on(t.referenceId)
+      .where(sql`${t.purpose} = 'invoice' and ${t.status} in ('pending', 'processing')`),
     index('idx_payments_user').on(t.userId, t.id),
     index('idx_payments_org').on(t.organizationId),
     index('idx_payments_status').on(t.status),

@@ -15,10 +15,11 @@ import { WebhookSignatureError, type PaymentProvider, type ProviderEvent } from 
 /**
  * What the module that sold something does when its payment settles. `succeeded` posts the
  * ledger transfer that credits whoever the money is for (key `payment:<id>:captured`) and returns
- * its id; `refunded` takes back what was granted (access, credits) after a refund succeeded.
+ * its id (and, when it has one, where the payer's receipt is); `refunded` takes back what was
+ * granted (access, credits) after a refund succeeded.
  */
 export interface PurposeHandler {
-  succeeded(payment: Payment, tx: Executor): Promise<string>;
+  succeeded(payment: Payment, tx: Executor): Promise<string | { transferId: string; receiptUrl: string | null }>;
   refunded?(payment: Payment, refund: Refund, tx: Executor): Promise<void>;
   failed?(payment: Payment, tx: Executor): Promise<void>;
 }
@@ -33,6 +34,8 @@ export interface CreatePaymentInput {
   paymentMethod: string;
   reference?: { type: string; id: string } | undefined;
   description?: string | undefined;
+  /** The invoice this payment settles, for the payer's records (the seed's payments.invoice_url). */
+  invoiceUrl?: string | undefined;
   metadata?: Record<string, unknown> | undefined;
 }
 
@@ -62,10 +65,11 @@ export function createPaymentService(deps: { db: Db; repo: PaymentRepository; le
         if (SETTLED.includes(payment.status)) return 'ignored';
         const handler = handlers.get(payment.purpose);
         if (!handler) throw new Error(`no handler for payments of purpose ${payment.purpose}`);
-        const transferId = await handler.succeeded(payment, tx);
+        const settled = await handler.succeeded(payment, tx);
+        const { transferId, receiptUrl } = typeof settled === 'string' ? { transferId: settled, receiptUrl: payment.receiptUrl } : settled;
         const updated = await repo.update(
           payment.id,
-          { status: 'success', paidAt: new Date(), transferId, failureReason: null, gatewayPaymentId: payment.gatewayPaymentId ?? event.intentId },
+          { status: 'success', paidAt: new Date(), transferId, receiptUrl, failureReason: null, gatewayPaymentId: payment.gatewayPaymentId ?? event.intentId },
           tx,
         );
         await publish(tx, 'payment.succeeded', { paymentId: updated!.id });
@@ -160,6 +164,7 @@ export function createPaymentService(deps: { db: Db; repo: PaymentRepository; le
           paymentMethod: method,
           feeAmount: fee,
           fees: { method, rule: processingFeeRules[method], fee },
+          invoiceUrl: input.invoiceUrl ?? null,
           metadata: input.metadata ?? {},
         },
         tx,
@@ -273,6 +278,9 @@ export function createPaymentService(deps: { db: Db; repo: PaymentRepository; le
         return (await repo.lockRefund(refund.id, tx))!;
       });
     },
+
+    /** For the module that sold something: a payment of it still waiting on the provider. */
+    inFlightFor: (reference: { type: string; id: string }, tx?: Executor) => repo.inFlightFor(reference.type, reference.id, tx),
 
     async get(actor: Actor, id: string): Promise<Payment> {
       const user = access.requireUser(actor);
