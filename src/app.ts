@@ -24,7 +24,6 @@ import {
   createAuth,
   createIdentityRepository,
   createIdentityService,
-  credentialsOf,
   identityAuthHooks,
   identityRoutes,
 } from './modules/identity/index.ts';
@@ -162,7 +161,10 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
         throw new AppError('forbidden', `Origin ${origin} is not trusted for cookie-authenticated requests`, { code: 'untrusted_origin' });
       }
     }
-    req.actor = (await identity.resolveSession(credentialsOf(req), meta)) ?? req.actor;
+    const session = await identity.resolveSession({ cookie: req.headers.cookie, authorization: authz }, meta);
+    if (!session) return;
+    req.actor = session.actor;
+    if (session.setCookie) reply.header('set-cookie', session.setCookie);
   });
 
   await app.register(cookie);
