@@ -34,6 +34,7 @@ import { createWalletRepository, createWalletService, walletRoutes } from './mod
 import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
+import { createLmsClient, createLmsRepository, createLmsService, createSecretBox, lmsRoutes } from './modules/lms/index.ts';
 import {
   createOrganizationRepository,
   createOrganizationService,
@@ -66,6 +67,17 @@ export function createServices(config: Config, database: Database, log: Logger) 
   const organizations = createOrganizationService({ db, repo: orgRepo, access, audit, mail, publicUrl: config.publicUrl });
   const apiKeys = createApiKeyService({ db, repo: createApiKeyRepository(db), access, audit });
   const notifications = createNotificationService({ db, repo: createNotificationRepository(db), mail, access, audit, publicUrl: config.publicUrl });
+
+  const lms = createLmsService({
+    repo: createLmsRepository(db),
+    access,
+    audit,
+    jobs,
+    box: createSecretBox(config.authSecret),
+    client: createLmsClient({ timeoutMs: config.lms.timeoutMs }),
+    log,
+  });
+  jobs.register('lms.sync', async ({ connectionId }) => lms.runSync(connectionId));
 
   const ledgerRepo = createLedgerRepository(db);
   const ledger = createLedgerService({ db, repo: ledgerRepo, log });
@@ -103,7 +115,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications, lms };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -232,6 +244,7 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   await app.register(paymentRoutes(services.payments, services.sandbox));
   await app.register(walletRoutes(services.wallets));
   await app.register(notificationRoutes(services.notifications));
+  await app.register(lmsRoutes(services.lms));
 
   await app.ready();
   return {

@@ -99,6 +99,7 @@ describe('loadConfig', () => {
       seedDemoData: false,
       mail: { driver: 'smtp', from: 'Shop <shop@example.com>', smtpUrl: 'smtps://user:pass@smtp.example.com:465' },
       authRateLimit: { max: 10, windowMs: 60000 },
+      lms: { timeoutMs: 10000 },
       payments: { provider: 'stripe', stripe: { secretKey: 'sk_live_51AbCdEf', webhookSecret: 'whsec_0123abcd' } },
     });
   });

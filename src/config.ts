@@ -44,6 +44,7 @@ const envSchema = z.object({
     .optional(),
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
+  LMS_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -63,6 +64,8 @@ export interface Config {
   readonly seedDemoData: boolean;
   readonly mail: { readonly driver: 'local' | 'smtp'; readonly from: string; readonly smtpUrl?: string };
   readonly authRateLimit: { readonly max: number; readonly windowMs: number };
+  /** Calls to connected Moodle and Canvas sites. */
+  readonly lms: { readonly timeoutMs: number };
   /** `stripe` is present when both Stripe secrets are set (always with provider `stripe`). */
   readonly payments: {
     readonly provider: 'sandbox' | 'stripe';
@@ -116,6 +119,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     seedDemoData: e.SEED_DEMO_DATA,
     mail: { driver: e.MAIL_DRIVER, from: e.MAIL_FROM, ...(e.SMTP_URL ? { smtpUrl: e.SMTP_URL } : {}) },
     authRateLimit: { max: e.AUTH_RATE_LIMIT_MAX, windowMs: e.AUTH_RATE_LIMIT_WINDOW_MS },
+    lms: { timeoutMs: e.LMS_HTTP_TIMEOUT_MS },
     payments: {
       provider: e.PAYMENT_PROVIDER,
       ...(e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET } } : {}),

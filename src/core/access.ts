@@ -17,6 +17,8 @@ export const orgPermissions = {
   'clients.manage': ['owner', 'admin', 'manager'],
   'apikeys.manage': ['owner', 'admin'],
   'audit.read': ['owner', 'admin'],
+  /** Pay as Play: connect the organization's Moodle or Canvas sites and sync their courses. */
+  'lms.manage': ['owner', 'admin', 'manager'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 export type OrgPermission = keyof typeof orgPermissions;
 export const orgPermissionNames = Object.keys(orgPermissions) as OrgPermission[];

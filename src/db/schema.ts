@@ -11,3 +11,4 @@ export * from '../modules/wallets/wallets.schema.ts';
 export * from '../modules/payments/payments.schema.ts';
 export * from '../modules/payouts/payouts.schema.ts';
 export * from '../modules/notifications/notifications.schema.ts';
+export * from '../modules/lms/lms.schema.ts';

@@ -29,7 +29,10 @@ export type AuditAction =
   | 'client.deleted'
   | 'api_key.created'
   | 'api_key.revoked'
-  | 'notification.sent';
+  | 'notification.sent'
+  | 'lms_connection.created'
+  | 'lms_connection.updated'
+  | 'lms_connection.deleted';
 
 export interface AuditEntry {
   action: AuditAction;
