@@ -240,3 +240,25 @@ describe('session refresh (BetterAuth updateAge)', () => {
     expect((await sessionExpiry(s.token))!.getTime()).toBe(expiry.getTime());
   });
 });
+
+describe('behind https', () => {
+  it('reads the __Secure- cookie and renews it with Secure', async () => {
+    const secure = await createTestContext({ PUBLIC_URL: 'https://fanfare.example' });
+    try {
+      const u = await secure.newUser();
+      const res = await secure.req({ method: 'POST', url: '/v1/auth/sign-in', payload: { email: u.email, password: PASSWORD } });
+      const set = String(([] as string[]).concat(res.headers['set-cookie'] ?? [])[0]);
+      expect(set).toMatch(/^__Secure-fanfare\.session_token=/);
+      const cookie = set.split(';')[0]!;
+      const token = res.json<{ token: string }>().token;
+      expect((await secure.req({ method: 'GET', url: '/v1/me', headers: { cookie } })).statusCode).toBe(200);
+      // The plain name is not the session cookie here.
+      expect((await secure.req({ method: 'GET', url: '/v1/me', headers: { cookie: cookie.replace('__Secure-', '') } })).statusCode).toBe(401);
+      await secure.database.raw.query('update sessions set expires_at = $2 where token = $1', [token, new Date(Date.now() + 28 * DAY)]);
+      const renewed = await secure.req({ method: 'GET', url: '/v1/me', headers: { cookie } });
+      expect(String(renewed.headers['set-cookie'])).toBe(`${cookie}; Max-Age=2592000; Path=/; HttpOnly; Secure; SameSite=Lax`);
+    } finally {
+      await secure.close();
+    }
+  });
+});
