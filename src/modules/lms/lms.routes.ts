@@ -1,5 +1,7 @@
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { actorScope } from '../../core/actor.ts';
 import { errorResponses } from '../../core/http.ts';
 import { pageQuery, pageSchema } from '../../core/pagination.ts';
 import { lmsPlatforms, lmsStatuses } from './lms.schema.ts';
@@ -80,6 +82,11 @@ export const lmsRoutes =
   async (app) => {
     const tags = ['lms'];
     const params = z.object({ id: z.uuid() });
+    // Each test or sync makes calls to another server: a caller may not turn Fanfare into a
+    // request cannon against a site, whoever's key it is.
+    const outbound = (group: string) => ({
+      rateLimit: { max: 30, timeWindow: 60_000, groupId: `lms-${group}`, keyGenerator: (req: FastifyRequest) => actorScope(req.actor) },
+    });
 
     app.post(
       '/v1/lms/connections',
@@ -156,6 +163,7 @@ export const lmsRoutes =
     app.post(
       '/v1/lms/connections/:id/test',
       {
+        config: outbound('test'),
         schema: {
           tags,
           summary: 'Test the connection with a real call to the site',
@@ -168,7 +176,7 @@ export const lmsRoutes =
               error: z.object({ code: z.string(), message: z.string() }).nullable(),
               connection: connectionSchema,
             }),
-            ...errorResponses(400, 401, 403, 404),
+            ...errorResponses(400, 401, 403, 404, 429),
           },
         },
       },
@@ -181,12 +189,13 @@ export const lmsRoutes =
     app.post(
       '/v1/lms/connections/:id/sync',
       {
+        config: outbound('sync'),
         schema: {
           tags,
           summary: 'Fetch the site’s courses in the background',
           description: 'Queues a job that stores the course count and the first 100 courses and sets lastSyncAt; a failure sets status error and lastError.',
           params,
-          response: { 202: z.object({ queued: z.literal(true), jobId: z.string().nullable() }), ...errorResponses(400, 401, 403, 404, 409) },
+          response: { 202: z.object({ queued: z.literal(true), jobId: z.string().nullable() }), ...errorResponses(400, 401, 403, 404, 409, 429) },
         },
       },
       async (req, reply) => reply.status(202).send(await lms.requestSync(req.actor, req.params.id)),

@@ -453,3 +453,18 @@ describe('course sync', () => {
     expectProblem(await get(u, c.id), 404);
   });
 });
+
+describe('outbound call limits', () => {
+  it('allows 30 tests a minute per caller, then answers 429', async () => {
+    const u = await ctx.newUser();
+    const c = await connect(u, { ...moodle(), url: 'http://127.0.0.1:1' });
+    for (let i = 0; i < 30; i++) expect((await test(u, c.id)).statusCode).toBe(200);
+    const limited = await test(u, c.id);
+    expectProblem(limited, 429);
+    expect(limited.headers['retry-after']).toBeDefined();
+    // Another caller has a budget of its own.
+    const other = await ctx.newUser();
+    const theirs = await connect(other, moodle());
+    expect((await test(other, theirs.id)).statusCode).toBe(200);
+  });
+});
