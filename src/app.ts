@@ -24,7 +24,6 @@ import {
   createAuth,
   createIdentityRepository,
   createIdentityService,
-  credentialsOf,
   identityAuthHooks,
   identityRoutes,
 } from './modules/identity/index.ts';
@@ -36,6 +35,7 @@ import { createInvoiceRepository, createInvoiceService, invoiceRoutes } from './
 import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
+import { createLmsClient, createLmsRepository, createLmsService, createSecretBox, lmsRoutes } from './modules/lms/index.ts';
 import {
   createOrganizationRepository,
   createOrganizationService,
@@ -68,6 +68,17 @@ export function createServices(config: Config, database: Database, log: Logger) 
   const organizations = createOrganizationService({ db, repo: orgRepo, access, audit, mail, publicUrl: config.publicUrl });
   const apiKeys = createApiKeyService({ db, repo: createApiKeyRepository(db), access, audit });
   const notifications = createNotificationService({ db, repo: createNotificationRepository(db), mail, access, audit, publicUrl: config.publicUrl });
+
+  const lms = createLmsService({
+    repo: createLmsRepository(db),
+    access,
+    audit,
+    jobs,
+    box: createSecretBox(config.authSecret),
+    client: createLmsClient({ timeoutMs: config.lms.timeoutMs }),
+    log,
+  });
+  jobs.register('lms.sync', async ({ connectionId }) => lms.runSync(connectionId));
 
   const ledgerRepo = createLedgerRepository(db);
   const ledger = createLedgerService({ db, repo: ledgerRepo, log });
@@ -119,7 +130,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, invoices, notifications };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, invoices, notifications, lms };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -177,7 +188,10 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
         throw new AppError('forbidden', `Origin ${origin} is not trusted for cookie-authenticated requests`, { code: 'untrusted_origin' });
       }
     }
-    req.actor = (await identity.resolveSession(credentialsOf(req), meta)) ?? req.actor;
+    const session = await identity.resolveSession({ cookie: req.headers.cookie, authorization: authz }, meta);
+    if (!session) return;
+    req.actor = session.actor;
+    if (session.setCookie) reply.header('set-cookie', session.setCookie);
   });
 
   await app.register(cookie);
@@ -246,6 +260,7 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   await app.register(walletRoutes(services.wallets));
   await app.register(invoiceRoutes(services.invoices));
   await app.register(notificationRoutes(services.notifications));
+  await app.register(lmsRoutes(services.lms));
 
   await app.ready();
   return {

@@ -101,6 +101,7 @@ describe('loadConfig', () => {
       mail: { driver: 'smtp', from: 'Shop <shop@example.com>', smtpUrl: 'smtps://user:pass@smtp.example.com:465' },
       authRateLimit: { max: 10, windowMs: 60000 },
       taxRates: { GB: [{ name: 'VAT', bps: 2000 }] },
+      lms: { timeoutMs: 10000 },
       payments: { provider: 'stripe', stripe: { secretKey: 'sk_live_51AbCdEf', webhookSecret: 'whsec_0123abcd' } },
     });
   });

@@ -75,6 +75,7 @@ const envSchema = z.object({
   TAX_RATES: taxRates.default(() => ({ IN: [{ name: 'GST', bps: 1800 }] })),
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
+  LMS_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -96,6 +97,8 @@ export interface Config {
   readonly authRateLimit: { readonly max: number; readonly windowMs: number };
   /** Taxes on invoices by the customer's billing country (ISO 3166 alpha-2, upper case). */
   readonly taxRates: Readonly<Record<string, readonly TaxRate[]>>;
+  /** Calls to connected Moodle and Canvas sites. */
+  readonly lms: { readonly timeoutMs: number };
   /** `stripe` is present when both Stripe secrets are set (always with provider `stripe`). */
   readonly payments: {
     readonly provider: 'sandbox' | 'stripe';
@@ -150,6 +153,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     mail: { driver: e.MAIL_DRIVER, from: e.MAIL_FROM, ...(e.SMTP_URL ? { smtpUrl: e.SMTP_URL } : {}) },
     authRateLimit: { max: e.AUTH_RATE_LIMIT_MAX, windowMs: e.AUTH_RATE_LIMIT_WINDOW_MS },
     taxRates: Object.freeze(e.TAX_RATES),
+    lms: { timeoutMs: e.LMS_HTTP_TIMEOUT_MS },
     payments: {
       provider: e.PAYMENT_PROVIDER,
       ...(e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET } } : {}),

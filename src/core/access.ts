@@ -21,6 +21,8 @@ export const orgPermissions = {
   'invoices.read': ['owner', 'admin', 'manager'],
   /** Write, send, void and mark paid the organization's invoices; pay those it received. */
   'invoices.manage': ['owner', 'admin'],
+  /** Pay as Play: connect the organization's Moodle or Canvas sites and sync their courses. */
+  'lms.manage': ['owner', 'admin', 'manager'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 export type OrgPermission = keyof typeof orgPermissions;
 export const orgPermissionNames = Object.keys(orgPermissions) as OrgPermission[];

@@ -13,3 +13,4 @@ export * from '../modules/payouts/payouts.schema.ts';
 export * from '../modules/invoices/invoices.schema.ts';
 export * from '../modules/notifications/notifications.schema.ts';
 export * from '../modules/media/media.schema.ts';
+export * from '../modules/lms/lms.schema.ts';

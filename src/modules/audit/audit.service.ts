@@ -32,7 +32,10 @@ export type AuditAction =
   | 'notification.sent'
   | 'invoice.sent'
   | 'invoice.voided'
-  | 'invoice.marked_paid';
+  | 'invoice.marked_paid'
+  | 'lms_connection.created'
+  | 'lms_connection.updated'
+  | 'lms_connection.deleted';
 
 export interface AuditEntry {
   action: AuditAction;

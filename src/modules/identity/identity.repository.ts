@@ -16,11 +16,57 @@ export interface ProfilePatch {
   onboardingCompleted?: boolean | undefined;
 }
 
+/** What the per-request session check needs of a session and its user, in one row. */
+export interface SessionRow {
+  sessionId: string;
+  expiresAt: Date;
+  userId: string;
+  email: string;
+  role: PlatformRole;
+  status: UserStatus;
+  emailVerified: boolean;
+}
+
 export function createIdentityRepository(db: Executor) {
+  // Every authenticated request runs these two, so they are prepared once: the query builder
+  // would otherwise cost more Node time than the database spends answering.
+  const sessionByToken = db
+    .select({
+      sessionId: sessions.id,
+      expiresAt: sessions.expiresAt,
+      userId: users.id,
+      email: users.email,
+      role: users.role,
+      status: users.status,
+      emailVerified: users.emailVerified,
+    })
+    .from(sessions)
+    .innerJoin(users, eq(users.id, sessions.userId))
+    .where(eq(sessions.token, sql.placeholder('token')))
+    .prepare('identity_session_by_token');
+  const userById = db
+    .select()
+    .from(users)
+    .where(eq(users.id, sql.placeholder('id')))
+    .prepare('identity_user_by_id');
+
   return {
-    async getById(id: string, tx: Executor = db): Promise<User | undefined> {
-      const [row] = await tx.select().from(users).where(eq(users.id, id));
+    async getById(id: string, tx?: Executor): Promise<User | undefined> {
+      const [row] = tx ? await tx.select().from(users).where(eq(users.id, id)) : await userById.execute({ id });
       return row;
+    },
+    /** The session of a token with its user, whether or not it has expired. */
+    async sessionByToken(token: string): Promise<SessionRow | undefined> {
+      const [row] = await sessionByToken.execute({ token });
+      return row;
+    },
+    /** Extends a session (BetterAuth's updateAge refresh); false when it is gone meanwhile. */
+    async extendSession(token: string, expiresAt: Date): Promise<boolean> {
+      const rows = await db.update(sessions).set({ expiresAt }).where(eq(sessions.token, token)).returning({ id: sessions.id });
+      return rows.length > 0;
+    },
+    async deleteSessionByToken(token: string): Promise<void> {
+      await db.delete(sessions).where(eq(sessions.token, token));
     },
     async getByEmail(email: string, tx: Executor = db): Promise<User | undefined> {
       const [row] = await tx.select().from(users).where(eq(users.email, email.toLowerCase()));

@@ -9,6 +9,46 @@ import type { MailService } from '../mail/index.ts';
 import type { Auth } from './auth.ts';
 import type { PlatformRole, UserStatus } from './identity.schema.ts';
 import type { IdentityRepository, ProfilePatch, Session, User } from './identity.repository.ts';
+import { presentedSession, sign, type RequestCredentials, type SessionCookieNames } from './session-token.ts';
+
+export interface ResolvedSession {
+  actor: UserActor;
+  /** A Set-Cookie value when a cookie session was extended, else null. */
+  setCookie: string | null;
+}
+
+interface SessionSettings {
+  names: SessionCookieNames;
+  secret: string;
+  expiresIn: number;
+  updateAge: number;
+  sessionCookie(token: string): string;
+}
+
+type AuthContext = Awaited<Auth['$context']>;
+
+function sessionSettingsOf(ctx: AuthContext): SessionSettings {
+  const { sessionToken, dontRememberToken } = ctx.authCookies;
+  const { expiresIn, updateAge } = ctx.sessionConfig;
+  const a = sessionToken.attributes;
+  // The attributes BetterAuth's setSessionCookie writes (better-call's cookie serializer).
+  const attributes = [
+    `Max-Age=${Math.floor(expiresIn)}`,
+    ...(a.domain ? [`Domain=${a.domain}`] : []),
+    ...(a.path ? [`Path=${a.path}`] : []),
+    ...(a.httpOnly ? ['HttpOnly'] : []),
+    ...(a.secure ? ['Secure'] : []),
+    ...(a.sameSite ? [`SameSite=${a.sameSite.charAt(0).toUpperCase()}${a.sameSite.slice(1)}`] : []),
+    ...(a.partitioned ? ['Partitioned'] : []),
+  ].join('; ');
+  return {
+    names: { sessionToken: sessionToken.name, dontRemember: dontRememberToken.name },
+    secret: ctx.secret,
+    expiresIn,
+    updateAge,
+    sessionCookie: (token) => `${sessionToken.name}=${encodeURIComponent(sign(token, ctx.secret))}; ${attributes}`,
+  };
+}
 
 /** Roles a person may choose when signing up; `admin` only comes from an operator or the CLI. */
 export const selfServiceRoles = ['customer', 'creator', 'partner', 'author'] as const;
@@ -65,6 +105,10 @@ export function createIdentityService(deps: {
 }) {
   const { db, auth, repo, access, audit } = deps;
 
+  // BetterAuth's own view of its cookies, secret and session lifetimes, read once.
+  let settingsPromise: Promise<SessionSettings> | undefined;
+  const sessionSettings = () => (settingsPromise ??= auth.$context.then(sessionSettingsOf));
+
   const getUser = async (id: string): Promise<User> => {
     const user = await repo.getById(id);
     if (!user || user.status === 'deleted') throw notFound('User');
@@ -72,21 +116,49 @@ export function createIdentityService(deps: {
   };
 
   return {
-    /** Resolves the signed-in user from a session cookie or bearer token; null when there is none. */
-    async resolveSession(credentials: Headers, meta: RequestMeta): Promise<UserActor | null> {
-      const found = await auth.api.getSession({ headers: credentials });
-      if (!found) return null;
-      const u = found.user as typeof found.user & { role: PlatformRole; status: UserStatus };
+    /**
+     * The signed-in user of a request, from its session cookie or bearer token; null when there
+     * is none or it is not valid. Every authenticated request comes through here, so instead of
+     * BetterAuth's getSession it does the same checks in one prepared query (see session-token.ts
+     * for how the token is read): the session must exist and not have expired (an expired one is
+     * deleted, as BetterAuth does), and its user is read in the same row, so sign-out, revocation,
+     * suspension and deletion count from the next request on. Nothing is cached across requests.
+     *
+     * BetterAuth's updateAge rule is kept: once a day of a session's life has passed since it was
+     * last extended, it is extended to a full `expiresIn` again, unless the person chose not to be
+     * remembered. For a cookie session the refreshed cookie is returned to set on the response
+     * (BetterAuth's getSession made one too, but it never reached the browser).
+     */
+    async resolveSession(credentials: RequestCredentials, meta: RequestMeta): Promise<ResolvedSession | null> {
+      const settings = await sessionSettings();
+      const presented = presentedSession(credentials, settings.names, settings.secret);
+      if (!presented) return null;
+      const row = await repo.sessionByToken(presented.token);
+      if (!row) return null;
+      const now = Date.now();
+      if (row.expiresAt.getTime() < now) {
+        await repo.deleteSessionByToken(presented.token);
+        return null;
+      }
+      let setCookie: string | null = null;
+      const { expiresIn, updateAge } = settings;
+      if (!presented.dontRemember && row.expiresAt.getTime() - expiresIn * 1000 + updateAge * 1000 <= now) {
+        if (!(await repo.extendSession(presented.token, new Date(now + expiresIn * 1000)))) return null;
+        if (presented.source === 'cookie') setCookie = settings.sessionCookie(presented.token);
+      }
       return {
-        kind: 'user',
-        userId: u.id,
-        email: u.email,
-        role: u.role,
-        status: u.status,
-        emailVerified: u.emailVerified,
-        sessionId: found.session.id,
-        meta,
-        memberships: new Map(),
+        actor: {
+          kind: 'user',
+          userId: row.userId,
+          email: row.email,
+          role: row.role,
+          status: row.status,
+          emailVerified: row.emailVerified,
+          sessionId: row.sessionId,
+          meta,
+          memberships: new Map(),
+        },
+        setCookie,
       };
     },
 
