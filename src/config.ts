@@ -42,6 +42,8 @@ const envSchema = z.object({
     .string()
     .refine((v) => /^whsec_\w+$/.test(v), 'must be a Stripe webhook signing secret (whsec_…)')
     .optional(),
+  PAYOUT_MINIMUM_CENTS: z.coerce.number().int().min(1).max(1_000_000_000_000).default(5000),
+  ESCROW_DAYS: z.coerce.number().int().min(0).max(365).default(7),
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
 });
@@ -63,6 +65,8 @@ export interface Config {
   readonly seedDemoData: boolean;
   readonly mail: { readonly driver: 'local' | 'smtp'; readonly from: string; readonly smtpUrl?: string };
   readonly authRateLimit: { readonly max: number; readonly windowMs: number };
+  /** The marketplace's rules: the smallest payout (minor units) and the days a sale stays in escrow. */
+  readonly money: { readonly payoutMinimum: number; readonly escrowDays: number };
   /** `stripe` is present when both Stripe secrets are set (always with provider `stripe`). */
   readonly payments: {
     readonly provider: 'sandbox' | 'stripe';
@@ -116,6 +120,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     seedDemoData: e.SEED_DEMO_DATA,
     mail: { driver: e.MAIL_DRIVER, from: e.MAIL_FROM, ...(e.SMTP_URL ? { smtpUrl: e.SMTP_URL } : {}) },
     authRateLimit: { max: e.AUTH_RATE_LIMIT_MAX, windowMs: e.AUTH_RATE_LIMIT_WINDOW_MS },
+    money: { payoutMinimum: e.PAYOUT_MINIMUM_CENTS, escrowDays: e.ESCROW_DAYS },
     payments: {
       provider: e.PAYMENT_PROVIDER,
       ...(e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET } } : {}),

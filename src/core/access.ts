@@ -17,6 +17,8 @@ export const orgPermissions = {
   'clients.manage': ['owner', 'admin', 'manager'],
   'apikeys.manage': ['owner', 'admin'],
   'audit.read': ['owner', 'admin'],
+  /** Request, list and cancel payouts from the organization's wallets. */
+  'payouts.manage': ['owner', 'admin'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 export type OrgPermission = keyof typeof orgPermissions;
 export const orgPermissionNames = Object.keys(orgPermissions) as OrgPermission[];

@@ -14,9 +14,10 @@ export interface JobMap {
   'ledger.release-holds': Record<string, never>;
   'payments.sandbox-deliver': { eventId: string };
   'wallets.auto-topup': { walletId: string };
+  'payouts.send': { payoutId: string };
 }
 export type JobName = keyof JobMap;
-export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup'];
+export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'payouts.send'];
 
 export type JobHandler<N extends JobName> = (data: JobMap[N], meta: { id: string; retryCount: number }) => Promise<void>;
 

@@ -12,6 +12,10 @@ export interface EventMap {
   'payment.succeeded': { paymentId: string };
   'payment.failed': { paymentId: string };
   'payment.refunded': { paymentId: string; refundId: string };
+  /** An operator approved a payout: the send job picks it up. */
+  'payout.approved': { payoutId: string };
+  'payout.completed': { payoutId: string };
+  'payout.failed': { payoutId: string };
 }
 export type EventTopic = keyof EventMap;
 
