@@ -186,7 +186,7 @@ describe('allocate: largest remainder, ties to the earlier part', () => {
     for (let total = 0; total <= N; total++) {
       const n = 1 + randInt(r, 5);
       const weights = Array.from({ length: n }, () => randInt(r, 1000));
-      if (weights.every((w) => w === 0)) weights[0] = 1;
+      if (!weights.some((w) => w > 0)) weights[0] = 1;
       const parts = allocate(total, weights);
       const problem = checkAllocation(total, weights, parts);
       if (problem) expect({ total, weights, parts }).toBe(problem);
@@ -198,7 +198,7 @@ describe('allocate: largest remainder, ties to the earlier part', () => {
     for (let i = 0; i < 20_000; i++) {
       const total = randInt(r, MAX_AMOUNT) * (r() < 0.3 ? -1 : 1);
       const weights = Array.from({ length: 1 + randInt(r, 7) }, () => randInt(r, MAX_AMOUNT));
-      if (weights.every((w) => w === 0)) weights[0] = 1;
+      if (!weights.some((w) => w > 0)) weights[0] = 1;
       const parts = allocate(total, weights);
       const problem = checkAllocation(total, weights, parts);
       if (problem) expect({ total, weights, parts }).toBe(problem);

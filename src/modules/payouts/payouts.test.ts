@@ -5,6 +5,7 @@ import { ManualClock } from '../../core/clock.ts';
 import { newId } from '../../core/ids.ts';
 import { reconcile } from '../ledger/index.ts';
 import { signSandboxPayload, SANDBOX_SIGNATURE_HEADER } from '../payments/index.ts';
+import type { PayoutProvider, SendPayoutInput, SendPayoutResult } from './index.ts';
 
 let ctx: TestContext;
 const clock = new ManualClock();
@@ -497,4 +498,65 @@ describe('concurrency', () => {
     expect(await count('payouts', "wallet_id = $1 and status = 'cancelled'", [w.id])).toBe(10);
     await reconciled();
   }, 120_000);
+});
+
+describe('a payout provider that settles later', () => {
+  /** Like a Stripe Connect or PayPal Payouts adapter: answers in transit, tells the outcome by webhook. */
+  class LaterProvider implements PayoutProvider {
+    readonly name = 'stripe_connect';
+    calls = 0;
+    down = true;
+    send(input: SendPayoutInput): Promise<SendPayoutResult> {
+      this.calls++;
+      if (this.down) return Promise.reject(new Error('provider unreachable'));
+      return Promise.resolve({ status: 'in_transit', providerPayoutId: `po_${input.payoutId.slice(-12)}` });
+    }
+  }
+  let later: TestContext;
+  const provider = new LaterProvider();
+  beforeAll(async () => {
+    later = await createTestContext({ PAYOUT_MINIMUM_CENTS: '1000' }, { payoutProvider: provider });
+  });
+  afterAll(async () => later.close());
+
+  it('keeps the money in clearing while the provider is unreachable or in transit, then settles once from its word', async () => {
+    const u = await later.newUser();
+    const admin = await later.newUser({ role: 'admin' });
+    const w = await later.services.ledger.wallet({ userId: u.id }, 'USD');
+    const clearing = await later.services.ledger.platformAccount('provider_clearing', 'USD');
+    await later.services.ledger.transfer({ key: `fund:${newId()}`, kind: 'topup', currency: 'USD', legs: [{ accountId: clearing, amount: -3000 }, { accountId: w.available, amount: 3000 }] });
+    // The configured minimum applies: 10.00 here.
+    const small = await later.req({ method: 'POST', url: '/v1/payouts', token: u.token, headers: { 'idempotency-key': newId() }, payload: { amount: 999, currency: 'USD', ...paypal() } });
+    expect(small.statusCode).toBe(422);
+    const res = await later.req({ method: 'POST', url: '/v1/payouts', token: u.token, headers: { 'idempotency-key': newId() }, payload: { amount: 1000, currency: 'USD', ...iban } });
+    const p = res.json<PayoutDto>();
+    await later.req({ method: 'POST', url: `/v1/admin/payouts/${p.id}/approve`, token: admin.token });
+    await expect(later.services.payouts.send(p.id)).rejects.toThrow('provider unreachable');
+    expect((await later.req({ method: 'GET', url: `/v1/payouts/${p.id}`, token: u.token })).json<PayoutDto>().status).toBe('processing');
+    provider.down = false;
+    const sent = await later.services.payouts.send(p.id);
+    expect(sent).toMatchObject({ status: 'processing', providerPayoutId: expect.stringMatching(/^po_/) as string });
+    // Sending again asks the provider nothing more.
+    await later.services.payouts.send(p.id);
+    expect(provider.calls).toBe(2);
+    expect((await later.services.ledger.walletById(w.wallet.id))!.wallet.balance).toBe(2000);
+    const r0 = await reconcile(later.services.ledgerRepo, later.services.payouts.invariants());
+    expect(r0.checks.filter((c) => !c.ok)).toEqual([]);
+
+    expect(await later.services.payouts.settleFromProvider('stripe_connect', sent!.providerPayoutId!, { status: 'completed' })).toBe('processed');
+    expect(await later.services.payouts.settleFromProvider('stripe_connect', sent!.providerPayoutId!, { status: 'failed', reason: 'late' })).toBe('ignored');
+    const done = (await later.req({ method: 'GET', url: `/v1/payouts/${p.id}`, token: u.token })).json<PayoutDto & { provider: string }>();
+    expect(done).toMatchObject({ status: 'completed', provider: 'stripe_connect' });
+    const row = (await later.database.raw.query<{ stripe_payout_id: string }>('select stripe_payout_id from payouts where id = $1', [p.id])).rows[0]!;
+    expect(row.stripe_payout_id).toBe(sent!.providerPayoutId);
+    expect((await later.services.ledger.walletById(w.wallet.id))!.wallet).toMatchObject({ balance: 2000, totalWithdrawn: 1000, totalWithdrawnStripe: 1000 });
+    const r = await reconcile(later.services.ledgerRepo, later.services.payouts.invariants());
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
+  it('lists the payout routes in the OpenAPI document', async () => {
+    const doc = (await later.req({ method: 'GET', url: '/docs/json' })).json<{ paths: Record<string, Record<string, { parameters?: { name: string; in: string; required?: boolean }[] }>> }>();
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/payouts', '/v1/payouts/{id}', '/v1/payouts/{id}/cancel', '/v1/orgs/{orgId}/payouts', '/v1/admin/payouts', '/v1/admin/payouts/{id}/approve', '/v1/admin/payouts/{id}/reject']));
+    expect(doc.paths['/v1/payouts']!.post!.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'idempotency-key', in: 'header', required: true })]));
+  });
 });
