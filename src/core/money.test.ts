@@ -48,7 +48,9 @@ describe('bps: a percentage, rounded half up once', () => {
   it('matches the half-up reference on every amount 0..100 000 for every rate in use', () => {
     for (const rate of rates) {
       for (let a = 0; a <= N; a++) {
-        if (bps(a, rate) !== halfUpRef(a, rate)) expect(`bps(${a}, ${rate}) = ${bps(a, rate)}`).toBe(`${halfUpRef(a, rate)}`);
+        if (bps(a, rate) !== halfUpRef(a, rate)) {
+          expect(`bps(${a}, ${rate}) = ${bps(a, rate)}`).toBe(`${halfUpRef(a, rate)}`);
+        }
       }
     }
   });
@@ -105,27 +107,65 @@ describe('processing fees (producers-avenue: card 2.9 % + 0.30, PayPal 3.49 % + 
 
 describe('commission by seller plan and the platform fee precedence', () => {
   it('takes 40 / 30 / 20 / 10 % by plan', () => {
-    expect(commissionBpsByPlan).toEqual({ basic: 4000, standard: 3000, premium: 2000, ultimate: 1000, ultimate_friends: 1000 });
-    expect(sellerPlans.map((p) => saleSplit(10_000, commissionBpsByPlan[p], 'card').commission)).toEqual([4000, 3000, 2000, 1000, 1000]);
+    expect(commissionBpsByPlan).toEqual({
+      basic: 4000,
+      standard: 3000,
+      premium: 2000,
+      ultimate: 1000,
+      ultimate_friends: 1000,
+    });
+    expect(sellerPlans.map((p) => saleSplit(10_000, commissionBpsByPlan[p], 'card').commission)).toEqual([
+      4000, 3000, 2000, 1000, 1000,
+    ]);
     // 99.99 on the standard plan: 29.997 → 30.00.
     expect(saleSplit(9999, 3000, 'card').commission).toBe(3000);
   });
 
   it("prefers the creator's rate, then the organization's, then the platform default", () => {
-    expect(platformFeeBps({ creator: 500, organization: 1000, platformDefault: 1500 })).toEqual({ bps: 500, source: 'creator' });
-    expect(platformFeeBps({ creator: null, organization: 1000, platformDefault: 1500 })).toEqual({ bps: 1000, source: 'organization' });
-    expect(platformFeeBps({ organization: undefined, platformDefault: 1500 })).toEqual({ bps: 1500, source: 'platform' });
+    expect(platformFeeBps({ creator: 500, organization: 1000, platformDefault: 1500 })).toEqual({
+      bps: 500,
+      source: 'creator',
+    });
+    expect(platformFeeBps({ creator: null, organization: 1000, platformDefault: 1500 })).toEqual({
+      bps: 1000,
+      source: 'organization',
+    });
+    expect(platformFeeBps({ organization: undefined, platformDefault: 1500 })).toEqual({
+      bps: 1500,
+      source: 'platform',
+    });
     // A rate of zero is a rate, not a missing one.
-    expect(platformFeeBps({ creator: 0, organization: 1000, platformDefault: 1500 })).toEqual({ bps: 0, source: 'creator' });
-    expect(platformFeeBps({ creator: null, organization: 0, platformDefault: 1500 })).toEqual({ bps: 0, source: 'organization' });
+    expect(platformFeeBps({ creator: 0, organization: 1000, platformDefault: 1500 })).toEqual({
+      bps: 0,
+      source: 'creator',
+    });
+    expect(platformFeeBps({ creator: null, organization: 0, platformDefault: 1500 })).toEqual({
+      bps: 0,
+      source: 'organization',
+    });
   });
 });
 
 describe('saleSplit: commission and fee rounded once each, the seller gets the remainder', () => {
   it('prices the seed example: 100.00 by card at 30 %', () => {
-    expect(saleSplit(10_000, 3000, 'card')).toEqual({ total: 10_000, processingFee: 320, commission: 3000, seller: 6680, commissionBps: 3000, paymentMethod: 'card' });
-    expect(saleSplit(10_000, 4000, 'paypal')).toMatchObject({ processingFee: 398, commission: 4000, seller: 5602 });
-    expect(saleSplit(10_000, 1000, 'wallet_balance')).toMatchObject({ processingFee: 0, commission: 1000, seller: 9000 });
+    expect(saleSplit(10_000, 3000, 'card')).toEqual({
+      total: 10_000,
+      processingFee: 320,
+      commission: 3000,
+      seller: 6680,
+      commissionBps: 3000,
+      paymentMethod: 'card',
+    });
+    expect(saleSplit(10_000, 4000, 'paypal')).toMatchObject({
+      processingFee: 398,
+      commission: 4000,
+      seller: 5602,
+    });
+    expect(saleSplit(10_000, 1000, 'wallet_balance')).toMatchObject({
+      processingFee: 0,
+      commission: 1000,
+      seller: 9000,
+    });
   });
 
   it('sums to the total, never below zero, on every amount 0..100 000, plan and method', () => {
@@ -174,7 +214,9 @@ describe('allocate: largest remainder, ties to the earlier part', () => {
       for (let j = 0; j < parts.length; j++) {
         if (extra[i] === 1n && extra[j] === 0n) {
           // i got a unit j did not: i's remainder must be larger, or equal and i earlier.
-          if (rems[i]! < rems[j]! || (rems[i] === rems[j] && i > j)) return `unit given to part ${i} over part ${j}`;
+          if (rems[i]! < rems[j]! || (rems[i] === rems[j] && i > j)) {
+            return `unit given to part ${i} over part ${j}`;
+          }
         }
       }
     }
@@ -220,7 +262,11 @@ describe('allocate: largest remainder, ties to the earlier part', () => {
   it('gives each share back exactly when the whole sale is refunded at once', () => {
     const r = rng(5);
     for (let i = 0; i < 20_000; i++) {
-      const split = saleSplit(1 + randInt(r, 1_000_000), commissionBpsByPlan[sellerPlans[randInt(r, 4)]!], paymentMethods[randInt(r, 1)]!);
+      const split = saleSplit(
+        1 + randInt(r, 1_000_000),
+        commissionBpsByPlan[sellerPlans[randInt(r, 4)]!],
+        paymentMethods[randInt(r, 1)]!,
+      );
       const weights = [split.seller, split.commission, split.processingFee];
       expect(allocate(split.total, weights)).toEqual(weights);
     }

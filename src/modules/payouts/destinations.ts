@@ -39,28 +39,105 @@ export interface Destination {
 
 /** IBAN length by country (SWIFT IBAN registry). */
 const ibanLengths: Record<string, number> = {
-  AD: 24, AE: 23, AL: 28, AT: 20, AZ: 28, BA: 20, BE: 16, BG: 22, BH: 22, BR: 29, BY: 28, CH: 21, CR: 22, CY: 28, CZ: 24,
-  DE: 22, DK: 18, DO: 28, EE: 20, EG: 29, ES: 24, FI: 18, FO: 18, FR: 27, GB: 22, GE: 22, GI: 23, GL: 18, GR: 27, GT: 28,
-  HR: 21, HU: 28, IE: 22, IL: 23, IQ: 23, IS: 26, IT: 27, JO: 30, KW: 30, KZ: 20, LB: 28, LC: 32, LI: 21, LT: 20, LU: 20,
-  LV: 21, MC: 27, MD: 24, ME: 22, MK: 19, MR: 27, MT: 31, MU: 30, NL: 18, NO: 15, PK: 24, PL: 28, PS: 29, PT: 25, QA: 29,
-  RO: 24, RS: 22, SA: 24, SC: 31, SE: 24, SI: 19, SK: 24, SM: 27, ST: 25, SV: 28, TL: 23, TN: 24, TR: 26, UA: 29, VA: 22,
-  VG: 24, XK: 20,
+  AD: 24,
+  AE: 23,
+  AL: 28,
+  AT: 20,
+  AZ: 28,
+  BA: 20,
+  BE: 16,
+  BG: 22,
+  BH: 22,
+  BR: 29,
+  BY: 28,
+  CH: 21,
+  CR: 22,
+  CY: 28,
+  CZ: 24,
+  DE: 22,
+  DK: 18,
+  DO: 28,
+  EE: 20,
+  EG: 29,
+  ES: 24,
+  FI: 18,
+  FO: 18,
+  FR: 27,
+  GB: 22,
+  GE: 22,
+  GI: 23,
+  GL: 18,
+  GR: 27,
+  GT: 28,
+  HR: 21,
+  HU: 28,
+  IE: 22,
+  IL: 23,
+  IQ: 23,
+  IS: 26,
+  IT: 27,
+  JO: 30,
+  KW: 30,
+  KZ: 20,
+  LB: 28,
+  LC: 32,
+  LI: 21,
+  LT: 20,
+  LU: 20,
+  LV: 21,
+  MC: 27,
+  MD: 24,
+  ME: 22,
+  MK: 19,
+  MR: 27,
+  MT: 31,
+  MU: 30,
+  NL: 18,
+  NO: 15,
+  PK: 24,
+  PL: 28,
+  PS: 29,
+  PT: 25,
+  QA: 29,
+  RO: 24,
+  RS: 22,
+  SA: 24,
+  SC: 31,
+  SE: 24,
+  SI: 19,
+  SK: 24,
+  SM: 27,
+  ST: 25,
+  SV: 28,
+  TL: 23,
+  TN: 24,
+  TR: 26,
+  UA: 29,
+  VA: 22,
+  VG: 24,
+  XK: 20,
 };
 
 /** The IBAN without spaces in upper case, or why it is not one. */
 export function checkIban(raw: string): { ok: true; value: string } | { ok: false; message: string } {
   const v = raw.replace(/[\s-]/g, '').toUpperCase();
-  if (!/^[A-Z]{2}\d{2}[A-Z0-9]+$/.test(v)) return { ok: false, message: 'not an IBAN (two letters, two check digits, then letters and digits)' };
+  if (!/^[A-Z]{2}\d{2}[A-Z0-9]+$/.test(v)) {
+    return { ok: false, message: 'not an IBAN (two letters, two check digits, then letters and digits)' };
+  }
   const len = ibanLengths[v.slice(0, 2)];
   if (!len) return { ok: false, message: `${v.slice(0, 2)} does not use IBANs` };
-  if (v.length !== len) return { ok: false, message: `an IBAN of ${v.slice(0, 2)} has ${len} characters, not ${v.length}` };
+  if (v.length !== len) {
+    return { ok: false, message: `an IBAN of ${v.slice(0, 2)} has ${len} characters, not ${v.length}` };
+  }
   const rearranged = v.slice(4) + v.slice(0, 4);
   let rem = 0;
   for (const ch of rearranged) {
     const n = ch >= 'A' ? ch.charCodeAt(0) - 55 : ch.charCodeAt(0) - 48;
     rem = n >= 10 ? (rem * 100 + n) % 97 : (rem * 10 + n) % 97;
   }
-  return rem === 1 ? { ok: true, value: v } : { ok: false, message: 'IBAN check digits do not match (mod 97)' };
+  return rem === 1
+    ? { ok: true, value: v }
+    : { ok: false, message: 'IBAN check digits do not match (mod 97)' };
 }
 
 /** A US ABA routing number: nine digits whose weighted sum (3, 7, 1) is a multiple of 10. */
@@ -126,7 +203,12 @@ function checkSegwit(address: string, hrp: string): boolean {
     if (i < 0) return false;
     data.push(i);
   }
-  const expanded = [...[...hrp].map((c) => c.charCodeAt(0) >> 5), 0, ...[...hrp].map((c) => c.charCodeAt(0) & 31), ...data];
+  const expanded = [
+    ...[...hrp].map((c) => c.charCodeAt(0) >> 5),
+    0,
+    ...[...hrp].map((c) => c.charCodeAt(0) & 31),
+    ...data,
+  ];
   const version = data[0]!;
   const constant = version === 0 ? 1 : 0x2bc830a3;
   if (version > 16 || polymod(expanded) !== constant) return false;
@@ -151,17 +233,23 @@ function checkSegwit(address: string, hrp: string): boolean {
 export function cryptoAddressProblem(network: CryptoNetwork, address: string): string | null {
   switch (network) {
     case 'bitcoin': {
-      if (/^(bc1|BC1)/.test(address)) return checkSegwit(address, 'bc') ? null : 'not a valid bech32 Bitcoin address (bc1…)';
+      if (/^(bc1|BC1)/.test(address)) {
+        return checkSegwit(address, 'bc') ? null : 'not a valid bech32 Bitcoin address (bc1…)';
+      }
       if (/^[13]/.test(address)) {
         const p = base58Check(address);
-        return p && p.length === 21 && (p[0] === 0x00 || p[0] === 0x05) ? null : 'not a valid Base58Check Bitcoin address (1… or 3…)';
+        return p && p.length === 21 && (p[0] === 0x00 || p[0] === 0x05)
+          ? null
+          : 'not a valid Base58Check Bitcoin address (1… or 3…)';
       }
       return 'a Bitcoin address starts with bc1, 1 or 3';
     }
     case 'ethereum':
     case 'polygon':
       // EIP-55 mixed-case checksums need Keccak-256, which Node's crypto lacks: the shape only.
-      return /^0x[0-9a-fA-F]{40}$/.test(address) ? null : 'an EVM address is 0x followed by 40 hexadecimal digits';
+      return /^0x[0-9a-fA-F]{40}$/.test(address)
+        ? null
+        : 'an EVM address is 0x followed by 40 hexadecimal digits';
     case 'solana': {
       const b = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/.test(address) ? base58Decode(address) : null;
       return b && b.length === 32 ? null : 'a Solana address is a Base58 public key of 32 bytes';
@@ -189,41 +277,68 @@ export function normalizeDestination(input: DestinationInput, at = 'body'): Dest
       const details: Record<string, string> = { accountHolderName: holder };
       if (b.iban !== undefined) {
         if (b.accountNumber !== undefined || b.routingNumber !== undefined || b.sortCode !== undefined) {
-          problems.push({ path: `${path}.iban`, message: 'give either an IBAN or an account number with a routing number or sort code, not both' });
+          problems.push({
+            path: `${path}.iban`,
+            message: 'give either an IBAN or an account number with a routing number or sort code, not both',
+          });
         }
         const r = checkIban(b.iban);
         if (!r.ok) problems.push({ path: `${path}.iban`, message: r.message });
         else details.iban = r.value;
         if (b.bic !== undefined) {
           const bic = b.bic.replace(/\s/g, '').toUpperCase();
-          if (!/^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$/.test(bic)) problems.push({ path: `${path}.bic`, message: 'a BIC has 8 or 11 characters' });
-          else if (r.ok && bic.slice(4, 6) !== r.value.slice(0, 2)) problems.push({ path: `${path}.bic`, message: 'the BIC is of another country than the IBAN' });
-          else details.bic = bic;
+          if (!/^[A-Z]{4}[A-Z]{2}[A-Z0-9]{2}([A-Z0-9]{3})?$/.test(bic)) {
+            problems.push({ path: `${path}.bic`, message: 'a BIC has 8 or 11 characters' });
+          } else if (r.ok && bic.slice(4, 6) !== r.value.slice(0, 2)) {
+            problems.push({ path: `${path}.bic`, message: 'the BIC is of another country than the IBAN' });
+          } else details.bic = bic;
         }
       } else if (b.accountNumber !== undefined) {
         const account = b.accountNumber.replace(/[\s-]/g, '');
         if ((b.routingNumber === undefined) === (b.sortCode === undefined)) {
-          problems.push({ path: `${path}.routingNumber`, message: 'an account number needs a routing number (US) or a sort code (UK)' });
+          problems.push({
+            path: `${path}.routingNumber`,
+            message: 'an account number needs a routing number (US) or a sort code (UK)',
+          });
         } else if (b.routingNumber !== undefined) {
-          if (!checkRoutingNumber(b.routingNumber)) problems.push({ path: `${path}.routingNumber`, message: 'not a valid ABA routing number (9 digits, checksum)' });
-          if (!/^\d{4,17}$/.test(account)) problems.push({ path: `${path}.accountNumber`, message: 'a US account number has 4 to 17 digits' });
+          if (!checkRoutingNumber(b.routingNumber)) {
+            problems.push({
+              path: `${path}.routingNumber`,
+              message: 'not a valid ABA routing number (9 digits, checksum)',
+            });
+          }
+          if (!/^\d{4,17}$/.test(account)) {
+            problems.push({
+              path: `${path}.accountNumber`,
+              message: 'a US account number has 4 to 17 digits',
+            });
+          }
           details.routingNumber = b.routingNumber;
         } else {
           const sort = b.sortCode!.replace(/[\s-]/g, '');
-          if (!/^\d{6}$/.test(sort)) problems.push({ path: `${path}.sortCode`, message: 'a sort code has 6 digits' });
-          if (!/^\d{8}$/.test(account)) problems.push({ path: `${path}.accountNumber`, message: 'a UK account number has 8 digits' });
+          if (!/^\d{6}$/.test(sort)) {
+            problems.push({ path: `${path}.sortCode`, message: 'a sort code has 6 digits' });
+          }
+          if (!/^\d{8}$/.test(account)) {
+            problems.push({ path: `${path}.accountNumber`, message: 'a UK account number has 8 digits' });
+          }
           details.sortCode = sort;
         }
         details.accountNumber = account;
       } else {
-        problems.push({ path: `${path}.iban`, message: 'give an IBAN, or an account number with a routing number or sort code' });
+        problems.push({
+          path: `${path}.iban`,
+          message: 'give an IBAN, or an account number with a routing number or sort code',
+        });
       }
       out = { method: 'bank', payoutMethod: 'stripe', ...none, bankDetails: details };
       break;
     }
     case 'paypal': {
       const email = input.paypalEmail.trim().toLowerCase();
-      if (!EMAIL_RE.test(email) || email.length > 255) problems.push({ path: `${at}.paypalEmail`, message: 'not an e-mail address' });
+      if (!EMAIL_RE.test(email) || email.length > 255) {
+        problems.push({ path: `${at}.paypalEmail`, message: 'not an e-mail address' });
+      }
       out = { method: 'paypal', payoutMethod: 'paypal', ...none, paypalEmail: email };
       break;
     }
@@ -231,18 +346,34 @@ export function normalizeDestination(input: DestinationInput, at = 'body'): Dest
       const address = input.crypto.address.trim();
       const problem = cryptoAddressProblem(input.crypto.network, address);
       if (problem) problems.push({ path: `${at}.crypto.address`, message: problem });
-      out = { method: 'crypto', payoutMethod: 'crypto', ...none, cryptoAddress: address, cryptoNetwork: input.crypto.network };
+      out = {
+        method: 'crypto',
+        payoutMethod: 'crypto',
+        ...none,
+        cryptoAddress: address,
+        cryptoNetwork: input.crypto.network,
+      };
       break;
     }
   }
   if (problems.length) {
-    throw new AppError('bad_request', `Invalid payout destination: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`, { code: 'invalid_destination', fields: problems });
+    throw new AppError(
+      'bad_request',
+      `Invalid payout destination: ${problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+      { code: 'invalid_destination', fields: problems },
+    );
   }
   return out;
 }
 
 /** What people see of a destination: enough to recognise it, not enough to reuse it. */
-export function maskDestination(d: { method: PayoutMethod; bankDetails: Record<string, string> | null; paypalEmail: string | null; cryptoAddress: string | null; cryptoNetwork: string | null }): string {
+export function maskDestination(d: {
+  method: PayoutMethod;
+  bankDetails: Record<string, string> | null;
+  paypalEmail: string | null;
+  cryptoAddress: string | null;
+  cryptoNetwork: string | null;
+}): string {
   switch (d.method) {
     case 'bank': {
       const b = d.bankDetails ?? {};

@@ -6,5 +6,19 @@
 export { createPayoutRepository, type Payout, type PayoutRepository } from './payouts.repository.ts';
 export { createPayoutService, type PayoutService, type RequestPayoutInput } from './payouts.service.ts';
 export { payoutRoutes, payoutSchema, toPayoutDto } from './payouts.routes.ts';
-export { SandboxPayoutProvider, type PayoutProvider, type PayoutDestination, type SendPayoutInput, type SendPayoutResult } from './payouts.provider.ts';
-export { checkIban, checkRoutingNumber, cryptoAddressProblem, cryptoNetworks, normalizeDestination, type CryptoNetwork, type DestinationInput } from './destinations.ts';
+export {
+  SandboxPayoutProvider,
+  type PayoutProvider,
+  type PayoutDestination,
+  type SendPayoutInput,
+  type SendPayoutResult,
+} from './payouts.provider.ts';
+export {
+  checkIban,
+  checkRoutingNumber,
+  cryptoAddressProblem,
+  cryptoNetworks,
+  normalizeDestination,
+  type CryptoNetwork,
+  type DestinationInput,
+} from './destinations.ts';

@@ -50,10 +50,18 @@ export class SandboxPayoutProvider implements PayoutProvider {
     this.sent.push(input);
     const providerPayoutId = `sbpo_${input.payoutId.replace(/-/g, '')}`;
     if (input.amount % 100 === 13) {
-      return Promise.resolve({ status: 'failed', providerPayoutId, reason: 'The sandbox declined this payout (amounts ending in 13 fail)' });
+      return Promise.resolve({
+        status: 'failed',
+        providerPayoutId,
+        reason: 'The sandbox declined this payout (amounts ending in 13 fail)',
+      });
     }
     if (input.destination.method === 'paypal' && /^fail/i.test(input.destination.paypalEmail)) {
-      return Promise.resolve({ status: 'failed', providerPayoutId, reason: 'The sandbox PayPal account refused the payout (fail@… addresses fail)' });
+      return Promise.resolve({
+        status: 'failed',
+        providerPayoutId,
+        reason: 'The sandbox PayPal account refused the payout (fail@… addresses fail)',
+      });
     }
     return Promise.resolve({ status: 'completed', providerPayoutId });
   }

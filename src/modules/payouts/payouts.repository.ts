@@ -16,7 +16,13 @@ export function createPayoutRepository(db: Db) {
     db
       .select()
       .from(payouts)
-      .where(and(where, f.status ? eq(payouts.status, f.status) : undefined, f.before ? lt(payouts.id, f.before) : undefined))
+      .where(
+        and(
+          where,
+          f.status ? eq(payouts.status, f.status) : undefined,
+          f.before ? lt(payouts.id, f.before) : undefined,
+        ),
+      )
       .orderBy(desc(payouts.id))
       .limit(f.limit + 1);
 
@@ -42,7 +48,11 @@ export function createPayoutRepository(db: Db) {
       return row!;
     },
 
-    async byProviderId(provider: string, providerPayoutId: string, tx: Executor = db): Promise<Payout | undefined> {
+    async byProviderId(
+      provider: string,
+      providerPayoutId: string,
+      tx: Executor = db,
+    ): Promise<Payout | undefined> {
       const [row] = await tx
         .select()
         .from(payouts)
@@ -51,8 +61,10 @@ export function createPayoutRepository(db: Db) {
     },
 
     /** A user's own payouts (from their personal wallets), newest first. */
-    listForUser: (userId: string, f: PayoutListFilter) => page(and(eq(payouts.userId, userId), isNull(payouts.organizationId)), f),
-    listForOrganization: (organizationId: string, f: PayoutListFilter) => page(and(eq(payouts.organizationId, organizationId)), f),
+    listForUser: (userId: string, f: PayoutListFilter) =>
+      page(and(eq(payouts.userId, userId), isNull(payouts.organizationId)), f),
+    listForOrganization: (organizationId: string, f: PayoutListFilter) =>
+      page(and(eq(payouts.organizationId, organizationId)), f),
     listAll: (f: PayoutListFilter) => page(undefined, f),
 
     // --- reconciliation ------------------------------------------------------------------------

@@ -84,7 +84,13 @@ const requestBody = z.discriminatedUnion('method', [
     })
     .strict(),
   z.object({ ...common, method: z.literal('paypal'), paypalEmail: z.string().min(3).max(255) }).strict(),
-  z.object({ ...common, method: z.literal('crypto'), crypto: z.object({ network: z.enum(cryptoNetworks), address: z.string().min(20).max(120) }).strict() }).strict(),
+  z
+    .object({
+      ...common,
+      method: z.literal('crypto'),
+      crypto: z.object({ network: z.enum(cryptoNetworks), address: z.string().min(20).max(120) }).strict(),
+    })
+    .strict(),
 ]);
 
 // The key is required here, not only honoured: paying out twice is the one mistake a retry must not make.
@@ -92,38 +98,71 @@ const idempotencyHeader = z.looseObject({ 'idempotency-key': z.string().min(1).m
 const listQuery = pageQuery.extend({ status: z.enum(payoutStatuses).optional() });
 const idParams = z.object({ id: z.uuid() });
 const page = pageSchema(payoutSchema);
-const toPage = (p: { items: Payout[]; nextCursor: string | null }) => ({ items: p.items.map(toPayoutDto), nextCursor: p.nextCursor });
+const toPage = (p: { items: Payout[]; nextCursor: string | null }) => ({
+  items: p.items.map(toPayoutDto),
+  nextCursor: p.nextCursor,
+});
 
 const requestDescription =
-  'Holds the amount from the wallet\'s available balance at once (402 when it cannot cover it, and then nothing is created). ' +
+  "Holds the amount from the wallet's available balance at once (402 when it cannot cover it, and then nothing is created). " +
   'At least PAYOUT_MINIMUM_CENTS (default 5000). Bank: an IBAN (checked by mod 97, optional BIC), or an account number with a US routing number ' +
   '(ABA checksum) or a UK sort code. PayPal: an e-mail address. Crypto: an address of the network (Bitcoin bech32/Base58Check, EVM 0x…, Solana, Tron). ' +
   'An operator approves it, then the payout provider sends it; the money returns to the wallet if it fails or is cancelled. Requires an Idempotency-Key. ' +
   'The sandbox provider declines amounts ending in 13 and PayPal addresses starting with fail.';
 
-export const payoutRoutes = (payouts: PayoutService): FastifyPluginAsyncZod =>
+export const payoutRoutes =
+  (payouts: PayoutService): FastifyPluginAsyncZod =>
   async (app) => {
     const tags = ['payouts'];
     app.post(
       '/v1/payouts',
       {
-        schema: { tags, summary: 'Request a payout from my wallet', description: requestDescription, headers: idempotencyHeader, body: requestBody, response: { 201: payoutSchema, ...errorResponses(400, 401, 402, 409, 422) } },
+        schema: {
+          tags,
+          summary: 'Request a payout from my wallet',
+          description: requestDescription,
+          headers: idempotencyHeader,
+          body: requestBody,
+          response: { 201: payoutSchema, ...errorResponses(400, 401, 402, 409, 422) },
+        },
       },
-      async (req, reply) => reply.status(201).send(toPayoutDto(await payouts.request(req.actor, req.body as RequestPayoutInput))),
+      async (req, reply) =>
+        reply.status(201).send(toPayoutDto(await payouts.request(req.actor, req.body as RequestPayoutInput))),
     );
     app.get(
       '/v1/payouts',
-      { schema: { tags, summary: 'My payouts', querystring: listQuery, response: { 200: page, ...errorResponses(400, 401) } } },
+      {
+        schema: {
+          tags,
+          summary: 'My payouts',
+          querystring: listQuery,
+          response: { 200: page, ...errorResponses(400, 401) },
+        },
+      },
       async (req) => toPage(await payouts.listMine(req.actor, req.query)),
     );
     app.get(
       '/v1/payouts/:id',
-      { schema: { tags, summary: 'A payout', params: idParams, response: { 200: payoutSchema, ...errorResponses(400, 401, 403, 404) } } },
+      {
+        schema: {
+          tags,
+          summary: 'A payout',
+          params: idParams,
+          response: { 200: payoutSchema, ...errorResponses(400, 401, 403, 404) },
+        },
+      },
       async (req) => toPayoutDto(await payouts.get(req.actor, req.params.id)),
     );
     app.post(
       '/v1/payouts/:id/cancel',
-      { schema: { tags, summary: 'Cancel a pending payout (the money returns to the wallet)', params: idParams, response: { 200: payoutSchema, ...errorResponses(400, 401, 403, 404, 409) } } },
+      {
+        schema: {
+          tags,
+          summary: 'Cancel a pending payout (the money returns to the wallet)',
+          params: idParams,
+          response: { 200: payoutSchema, ...errorResponses(400, 401, 403, 404, 409) },
+        },
+      },
       async (req) => toPayoutDto(await payouts.cancel(req.actor, req.params.id)),
     );
     app.post(
@@ -139,11 +178,24 @@ export const payoutRoutes = (payouts: PayoutService): FastifyPluginAsyncZod =>
           response: { 201: payoutSchema, ...errorResponses(400, 401, 402, 403, 404, 409, 422) },
         },
       },
-      async (req, reply) => reply.status(201).send(toPayoutDto(await payouts.request(req.actor, req.body as RequestPayoutInput, req.params.orgId))),
+      async (req, reply) =>
+        reply
+          .status(201)
+          .send(
+            toPayoutDto(await payouts.request(req.actor, req.body as RequestPayoutInput, req.params.orgId)),
+          ),
     );
     app.get(
       '/v1/orgs/:orgId/payouts',
-      { schema: { tags, summary: "An organization's payouts", params: z.object({ orgId: z.uuid() }), querystring: listQuery, response: { 200: page, ...errorResponses(400, 401, 403, 404) } } },
+      {
+        schema: {
+          tags,
+          summary: "An organization's payouts",
+          params: z.object({ orgId: z.uuid() }),
+          querystring: listQuery,
+          response: { 200: page, ...errorResponses(400, 401, 403, 404) },
+        },
+      },
       async (req) => toPage(await payouts.listForOrganization(req.actor, req.params.orgId, req.query)),
     );
 
@@ -151,12 +203,26 @@ export const payoutRoutes = (payouts: PayoutService): FastifyPluginAsyncZod =>
     const adminTags = ['payouts', 'admin'];
     app.get(
       '/v1/admin/payouts',
-      { schema: { tags: adminTags, summary: 'Every payout (operators), e.g. ?status=pending for the approval queue', querystring: listQuery, response: { 200: page, ...errorResponses(400, 401, 403) } } },
+      {
+        schema: {
+          tags: adminTags,
+          summary: 'Every payout (operators), e.g. ?status=pending for the approval queue',
+          querystring: listQuery,
+          response: { 200: page, ...errorResponses(400, 401, 403) },
+        },
+      },
       async (req) => toPage(await payouts.listAll(req.actor, req.query)),
     );
     app.post(
       '/v1/admin/payouts/:id/approve',
-      { schema: { tags: adminTags, summary: 'Approve a pending payout: it goes to the payout provider', params: idParams, response: { 200: payoutSchema, ...errorResponses(400, 401, 403, 404, 409) } } },
+      {
+        schema: {
+          tags: adminTags,
+          summary: 'Approve a pending payout: it goes to the payout provider',
+          params: idParams,
+          response: { 200: payoutSchema, ...errorResponses(400, 401, 403, 404, 409) },
+        },
+      },
       async (req) => toPayoutDto(await payouts.approve(req.actor, req.params.id)),
     );
     app.post(

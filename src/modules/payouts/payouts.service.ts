@@ -41,7 +41,12 @@ export function createPayoutService(deps: {
   const { db, repo, ledger, wallets, notifications, access, jobs, provider, log, minimum } = deps;
 
   /** A payout the actor may see: their own, or an organization's when they hold payouts.manage. 404 otherwise. */
-  const visible = async (actor: Actor, id: string, tx: Executor, opts: { operator: boolean }): Promise<{ user: UserActor; payout: Payout }> => {
+  const visible = async (
+    actor: Actor,
+    id: string,
+    tx: Executor,
+    opts: { operator: boolean },
+  ): Promise<{ user: UserActor; payout: Payout }> => {
     const user = access.requireUser(actor);
     const payout = await repo.get(id, tx);
     if (!payout) throw notFound('Payout');
@@ -54,7 +59,8 @@ export function createPayoutService(deps: {
     return { user, payout };
   };
 
-  const notPending = (p: Payout) => new AppError('conflict', `The payout is ${p.status}, not pending`, { code: 'payout_not_pending' });
+  const notPending = (p: Payout) =>
+    new AppError('conflict', `The payout is ${p.status}, not pending`, { code: 'payout_not_pending' });
 
   const destinationOf = (p: Payout): PayoutDestination => {
     switch (p.method) {
@@ -73,7 +79,15 @@ export function createPayoutService(deps: {
     const where = maskDestination(p);
     await notifications.notify(
       outcome === 'completed'
-        ? { userId: p.userId, type: 'payout', title: 'Your payout was sent', message: `${amount} was paid out to ${where}.`, actionUrl: `/v1/payouts/${p.id}`, relatedId: p.id, organizationId: p.organizationId }
+        ? {
+            userId: p.userId,
+            type: 'payout',
+            title: 'Your payout was sent',
+            message: `${amount} was paid out to ${where}.`,
+            actionUrl: `/v1/payouts/${p.id}`,
+            relatedId: p.id,
+            organizationId: p.organizationId,
+          }
         : {
             userId: p.userId,
             type: 'payout',
@@ -88,7 +102,12 @@ export function createPayoutService(deps: {
   };
 
   /** Gives the held money back to the wallet and closes the payout as failed or cancelled. */
-  const giveBack = async (p: Payout, status: 'failed' | 'cancelled', reason: string | null, tx: Executor): Promise<Payout> => {
+  const giveBack = async (
+    p: Payout,
+    status: 'failed' | 'cancelled',
+    reason: string | null,
+    tx: Executor,
+  ): Promise<Payout> => {
     const w = (await ledger.walletById(p.walletId, tx))!;
     const clearing = await ledger.platformAccount('payout_clearing', p.currency, tx);
     const back = await ledger.transfer(
@@ -102,7 +121,8 @@ export function createPayoutService(deps: {
         ],
         reference: { type: 'payout', id: p.id },
         reversesTransferId: p.holdTransferId ?? undefined,
-        description: status === 'cancelled' ? 'Payout cancelled: money returned' : 'Payout failed: money returned',
+        description:
+          status === 'cancelled' ? 'Payout cancelled: money returned' : 'Payout failed: money returned',
       },
       tx,
     );
@@ -114,7 +134,20 @@ export function createPayoutService(deps: {
         : { status, failedAt: now, failureReason: reason, returnTransferId: back.transferId },
       tx,
     );
-    await wallets.updateLines(p.walletId, p.id, LINE, { status, metadata: { payoutId: p.id, returnTransferId: back.transferId, ...(reason ? { failureReason: reason } : {}) } }, tx);
+    await wallets.updateLines(
+      p.walletId,
+      p.id,
+      LINE,
+      {
+        status,
+        metadata: {
+          payoutId: p.id,
+          returnTransferId: back.transferId,
+          ...(reason ? { failureReason: reason } : {}),
+        },
+      },
+      tx,
+    );
     if (status === 'failed') {
       await tell(updated, 'failed', tx);
       await publish(tx, 'payout.failed', { payoutId: p.id });
@@ -155,7 +188,14 @@ export function createPayoutService(deps: {
     );
     await ledger.bumpWalletTotals(
       p.walletId,
-      { totalWithdrawn: p.amount, ...(p.payoutMethod === 'stripe' ? { totalWithdrawnStripe: p.amount } : p.payoutMethod === 'paypal' ? { totalWithdrawnPaypal: p.amount } : {}) },
+      {
+        totalWithdrawn: p.amount,
+        ...(p.payoutMethod === 'stripe'
+          ? { totalWithdrawnStripe: p.amount }
+          : p.payoutMethod === 'paypal'
+            ? { totalWithdrawnPaypal: p.amount }
+            : {}),
+      },
       tx,
     );
     await wallets.updateLines(p.walletId, p.id, LINE, { status: 'completed', completedAt: new Date() }, tx);
@@ -177,16 +217,28 @@ export function createPayoutService(deps: {
       const user = access.requireUser(actor);
       if (organizationId) await access.requireOrg(actor, organizationId, 'payouts.manage');
       assertAmount(input.amount, 'body.amount');
-      if (!(input.currency in currencies)) throw new AppError('bad_request', `Unknown currency ${input.currency}`, { fields: [{ path: 'body.currency', message: 'unknown currency' }] });
-      if (input.amount < minimum) {
-        throw new AppError('unprocessable', `The smallest payout is ${formatMoney(minimum, input.currency)}`, {
-          code: 'payout_below_minimum',
-          fields: [{ path: 'body.amount', message: `at least ${minimum}` }],
+      if (!(input.currency in currencies)) {
+        throw new AppError('bad_request', `Unknown currency ${input.currency}`, {
+          fields: [{ path: 'body.currency', message: 'unknown currency' }],
         });
+      }
+      if (input.amount < minimum) {
+        throw new AppError(
+          'unprocessable',
+          `The smallest payout is ${formatMoney(minimum, input.currency)}`,
+          {
+            code: 'payout_below_minimum',
+            fields: [{ path: 'body.amount', message: `at least ${minimum}` }],
+          },
+        );
       }
       const destination = normalizeDestination(input);
       return db.transaction(async (tx) => {
-        const w = await ledger.wallet(organizationId ? { organizationId } : { userId: user.userId }, input.currency, tx);
+        const w = await ledger.wallet(
+          organizationId ? { organizationId } : { userId: user.userId },
+          input.currency,
+          tx,
+        );
         const id = newId();
         const clearing = await ledger.platformAccount('payout_clearing', input.currency, tx);
         const hold = await ledger.transfer(
@@ -204,7 +256,17 @@ export function createPayoutService(deps: {
           tx,
         );
         const payout = await repo.insert(
-          { id, userId: user.userId, organizationId: organizationId ?? null, walletId: w.wallet.id, amount: input.amount, currency: input.currency, ...destination, status: 'pending', holdTransferId: hold.transferId },
+          {
+            id,
+            userId: user.userId,
+            organizationId: organizationId ?? null,
+            walletId: w.wallet.id,
+            amount: input.amount,
+            currency: input.currency,
+            ...destination,
+            status: 'pending',
+            holdTransferId: hold.transferId,
+          },
           tx,
         );
         await wallets.recordLine(
@@ -236,12 +298,26 @@ export function createPayoutService(deps: {
 
     async listMine(actor: Actor, q: ListQuery): Promise<Page<Payout>> {
       const user = access.requireUser(actor);
-      return toPage(await repo.listForUser(user.userId, { before: decodeCursor(q.cursor), limit: q.limit, status: q.status }), q.limit);
+      return toPage(
+        await repo.listForUser(user.userId, {
+          before: decodeCursor(q.cursor),
+          limit: q.limit,
+          status: q.status,
+        }),
+        q.limit,
+      );
     },
 
     async listForOrganization(actor: Actor, organizationId: string, q: ListQuery): Promise<Page<Payout>> {
       await access.requireOrg(actor, organizationId, 'payouts.manage');
-      return toPage(await repo.listForOrganization(organizationId, { before: decodeCursor(q.cursor), limit: q.limit, status: q.status }), q.limit);
+      return toPage(
+        await repo.listForOrganization(organizationId, {
+          before: decodeCursor(q.cursor),
+          limit: q.limit,
+          status: q.status,
+        }),
+        q.limit,
+      );
     },
 
     /** The requester takes a payout back while it waits for approval; the money returns at once. */
@@ -260,7 +336,10 @@ export function createPayoutService(deps: {
 
     async listAll(actor: Actor, q: ListQuery): Promise<Page<Payout>> {
       access.requirePlatformAdmin(actor);
-      return toPage(await repo.listAll({ before: decodeCursor(q.cursor), limit: q.limit, status: q.status }), q.limit);
+      return toPage(
+        await repo.listAll({ before: decodeCursor(q.cursor), limit: q.limit, status: q.status }),
+        q.limit,
+      );
     },
 
     /** pending → processing; the send job hands it to the payout provider. */
@@ -271,7 +350,17 @@ export function createPayoutService(deps: {
         if (!payout) throw notFound('Payout');
         if (payout.status !== 'pending') throw notPending(payout);
         const now = new Date();
-        const updated = await repo.update(id, { status: 'processing', approvedAt: now, approvedBy: admin.userId, processedAt: now, provider: provider.name }, tx);
+        const updated = await repo.update(
+          id,
+          {
+            status: 'processing',
+            approvedAt: now,
+            approvedBy: admin.userId,
+            processedAt: now,
+            provider: provider.name,
+          },
+          tx,
+        );
         await publish(tx, 'payout.approved', { payoutId: id });
         return updated;
       });
@@ -296,7 +385,13 @@ export function createPayoutService(deps: {
     async send(payoutId: string): Promise<Payout | undefined> {
       const payout = await repo.get(payoutId);
       if (!payout || payout.status !== 'processing' || payout.providerPayoutId) return payout;
-      const result = await provider.send({ payoutId, amount: payout.amount, currency: payout.currency, destination: destinationOf(payout), idempotencyKey: `payout:${payoutId}` });
+      const result = await provider.send({
+        payoutId,
+        amount: payout.amount,
+        currency: payout.currency,
+        destination: destinationOf(payout),
+        idempotencyKey: `payout:${payoutId}`,
+      });
       return db.transaction(async (tx) => {
         const p = (await repo.lock(payoutId, tx))!;
         if (p.status !== 'processing') return p;
@@ -304,7 +399,9 @@ export function createPayoutService(deps: {
           case 'completed':
             return complete(p, result.providerPayoutId, tx);
           case 'failed': {
-            const withId = result.providerPayoutId ? await repo.update(p.id, { providerPayoutId: result.providerPayoutId }, tx) : p;
+            const withId = result.providerPayoutId
+              ? await repo.update(p.id, { providerPayoutId: result.providerPayoutId }, tx)
+              : p;
             return giveBack(withId, 'failed', result.reason, tx);
           }
           case 'in_transit':
@@ -314,7 +411,11 @@ export function createPayoutService(deps: {
     },
 
     /** A provider's later word on a payout it answered `in_transit` (its webhook handler calls this). */
-    async settleFromProvider(providerName: string, providerPayoutId: string, outcome: { status: 'completed' } | { status: 'failed'; reason: string }): Promise<'processed' | 'ignored'> {
+    async settleFromProvider(
+      providerName: string,
+      providerPayoutId: string,
+      outcome: { status: 'completed' } | { status: 'failed'; reason: string },
+    ): Promise<'processed' | 'ignored'> {
       const found = await repo.byProviderId(providerName, providerPayoutId);
       if (!found) throw notFound('Payout');
       return db.transaction(async (tx) => {
@@ -330,15 +431,22 @@ export function createPayoutService(deps: {
       return [
         {
           name: 'every open payout holds its amount in payout clearing, every closed one nothing',
-          run: async () => (await repo.clearingMismatches()).map((r) => `payout ${r.id} (${r.status}, ${r.amount}) keeps ${r.clearing} in payout clearing`),
+          run: async () =>
+            (await repo.clearingMismatches()).map(
+              (r) => `payout ${r.id} (${r.status}, ${r.amount}) keeps ${r.clearing} in payout clearing`,
+            ),
         },
         {
           name: 'every payout has its hold, every completed one its settle transfer, every failed or cancelled one its return',
-          run: async () => (await repo.transferMismatches()).map((r) => `payout ${r.id} (${r.status}): ${r.problem}`),
+          run: async () =>
+            (await repo.transferMismatches()).map((r) => `payout ${r.id} (${r.status}): ${r.problem}`),
         },
         {
           name: 'payout clearing equals the open payouts',
-          run: async () => (await repo.clearingTotals()).map((r) => `payout clearing in ${r.currency} holds ${r.clearing} but open payouts total ${r.open}`),
+          run: async () =>
+            (await repo.clearingTotals()).map(
+              (r) => `payout clearing in ${r.currency} holds ${r.clearing} but open payouts total ${r.open}`,
+            ),
         },
       ];
     },
