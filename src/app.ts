@@ -30,8 +30,10 @@ import {
 import { createMailRepository, createMailService, LocalMailboxTransport, mailRoutes, registerMailEvents, SmtpTransport } from './modules/mail/index.ts';
 import { createLedgerRepository, createLedgerService } from './modules/ledger/index.ts';
 import { createPaymentRepository, createPaymentService, createStripeProvider, paymentRoutes, SandboxProvider } from './modules/payments/index.ts';
-import { createWalletRepository, createWalletService, walletRoutes } from './modules/wallets/index.ts';
 import { createInvoiceRepository, createInvoiceService, invoiceRoutes } from './modules/invoices/index.ts';
+import { createSaleService, createWalletRepository, createWalletService, walletRoutes } from './modules/wallets/index.ts';
+import { createPayoutRepository, createPayoutService, payoutRoutes, SandboxPayoutProvider, type PayoutProvider } from './modules/payouts/index.ts';
+import { systemClock, type Clock } from './core/clock.ts';
 import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
@@ -45,7 +47,15 @@ import {
 export const version = '0.1.0';
 
 /** Wires every module once: repositories, then services, then event handlers and jobs. */
-export function createServices(config: Config, database: Database, log: Logger) {
+export interface ServiceOptions {
+  /** Where escrow and hold release read the time; tests pass a ManualClock. */
+  clock?: Clock;
+  /** The payout provider adapter; the sandbox by default. */
+  payoutProvider?: PayoutProvider;
+}
+
+export function createServices(config: Config, database: Database, log: Logger, opts: ServiceOptions = {}) {
+  const clock = opts.clock ?? systemClock;
   const { db } = database;
   const outbox = new Outbox(db, log);
   const jobs = new JobQueue(database, log, { maintenance: config.env !== 'test' });
@@ -102,6 +112,20 @@ export function createServices(config: Config, database: Database, log: Logger) 
     publicUrl: config.publicUrl,
     taxRates: config.taxRates,
   });
+  const sales = createSaleService({ ledger, wallets, clock, escrowDays: config.money.escrowDays });
+  const payouts = createPayoutService({
+    db,
+    repo: createPayoutRepository(db),
+    ledger,
+    wallets,
+    notifications,
+    access,
+    jobs,
+    outbox,
+    provider: opts.payoutProvider ?? new SandboxPayoutProvider(),
+    log,
+    minimum: config.money.payoutMinimum,
+  });
 
   // Pay as Play's low-balance alert: once, when a debit crosses the user's threshold.
   outbox.subscribe('wallet.debited', 'notifications.low-balance', async ({ payload }) => {
@@ -121,7 +145,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
   });
   registerMailEvents(outbox, jobs, mail);
   jobs.register('ledger.release-holds', async () => {
-    await ledger.releaseDueHolds();
+    await ledger.releaseDueHolds(clock.now());
   });
   jobs.register('maintenance.cleanup', async () => {
     await purgeIdempotencyKeys(db);
@@ -130,11 +154,11 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, invoices, notifications, lms };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, sales, payouts, invoices, notifications, lms, clock };
 }
 export type Services = ReturnType<typeof createServices>;
 
-export interface BuildOptions {
+export interface BuildOptions extends ServiceOptions {
   config: Config;
   database: Database;
   logger?: Logger;
@@ -146,9 +170,9 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function buildApp({ config, database, logger }: BuildOptions): Promise<App> {
+export async function buildApp({ config, database, logger, ...opts }: BuildOptions): Promise<App> {
   const log = logger ?? createLogger(config.logLevel);
-  const services = createServices(config, database, log);
+  const services = createServices(config, database, log, opts);
   const { identity, apiKeys } = services;
 
   const app = Fastify({
@@ -259,6 +283,7 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   await app.register(paymentRoutes(services.payments, services.sandbox));
   await app.register(walletRoutes(services.wallets));
   await app.register(invoiceRoutes(services.invoices));
+  await app.register(payoutRoutes(services.payouts));
   await app.register(notificationRoutes(services.notifications));
   await app.register(lmsRoutes(services.lms));
 

@@ -48,6 +48,8 @@ describe('loadConfig', () => {
       mail: { driver: 'local', from: 'Fanfare <no-reply@fanfare.local>' },
       authRateLimit: { max: 5, windowMs: 15 * 60 * 1000 },
       payments: { provider: 'sandbox' },
+      // The marketplace's $50 minimum withdrawal and 7-day escrow.
+      money: { payoutMinimum: 5000, escrowDays: 7 },
     });
     expect(config.payments.stripe).toBeUndefined();
     expect(path.isAbsolute(config.dataDir)).toBe(true);
@@ -84,6 +86,8 @@ describe('loadConfig', () => {
       STRIPE_SECRET_KEY: 'sk_live_51AbCdEf',
       STRIPE_WEBHOOK_SECRET: 'whsec_0123abcd',
       TAX_RATES: 'GB:VAT:2000',
+      PAYOUT_MINIMUM_CENTS: '2000',
+      ESCROW_DAYS: '14',
     });
     expect(config).toEqual({
       env: 'production',
@@ -103,6 +107,7 @@ describe('loadConfig', () => {
       taxRates: { GB: [{ name: 'VAT', bps: 2000 }] },
       lms: { timeoutMs: 10000 },
       payments: { provider: 'stripe', stripe: { secretKey: 'sk_live_51AbCdEf', webhookSecret: 'whsec_0123abcd' } },
+      money: { payoutMinimum: 2000, escrowDays: 14 },
     });
   });
 
@@ -128,6 +133,8 @@ describe('loadConfig', () => {
         PAYMENT_PROVIDER: 'paypal',
         STRIPE_SECRET_KEY: 'pk_test_123',
         STRIPE_WEBHOOK_SECRET: 'secret',
+        PAYOUT_MINIMUM_CENTS: '49.99',
+        ESCROW_DAYS: '-1',
       }),
     );
     expect(names(err)).toEqual(
@@ -146,6 +153,8 @@ describe('loadConfig', () => {
         'PAYMENT_PROVIDER',
         'STRIPE_SECRET_KEY',
         'STRIPE_WEBHOOK_SECRET',
+        'PAYOUT_MINIMUM_CENTS',
+        'ESCROW_DAYS',
       ].sort(),
     );
     for (const p of err.problems) expect(err.message).toContain(p);

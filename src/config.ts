@@ -73,6 +73,8 @@ const envSchema = z.object({
     .refine((v) => /^whsec_\w+$/.test(v), 'must be a Stripe webhook signing secret (whsec_…)')
     .optional(),
   TAX_RATES: taxRates.default(() => ({ IN: [{ name: 'GST', bps: 1800 }] })),
+  PAYOUT_MINIMUM_CENTS: z.coerce.number().int().min(1).max(1_000_000_000_000).default(5000),
+  ESCROW_DAYS: z.coerce.number().int().min(0).max(365).default(7),
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
   LMS_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
@@ -99,6 +101,8 @@ export interface Config {
   readonly taxRates: Readonly<Record<string, readonly TaxRate[]>>;
   /** Calls to connected Moodle and Canvas sites. */
   readonly lms: { readonly timeoutMs: number };
+  /** The marketplace's rules: the smallest payout (minor units) and the days a sale stays in escrow. */
+  readonly money: { readonly payoutMinimum: number; readonly escrowDays: number };
   /** `stripe` is present when both Stripe secrets are set (always with provider `stripe`). */
   readonly payments: {
     readonly provider: 'sandbox' | 'stripe';
@@ -154,6 +158,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     authRateLimit: { max: e.AUTH_RATE_LIMIT_MAX, windowMs: e.AUTH_RATE_LIMIT_WINDOW_MS },
     taxRates: Object.freeze(e.TAX_RATES),
     lms: { timeoutMs: e.LMS_HTTP_TIMEOUT_MS },
+    money: { payoutMinimum: e.PAYOUT_MINIMUM_CENTS, escrowDays: e.ESCROW_DAYS },
     payments: {
       provider: e.PAYMENT_PROVIDER,
       ...(e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET } } : {}),

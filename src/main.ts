@@ -104,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
     case 'reconcile': {
       const database = open(config);
       const services = createServices(config, database, log);
-      const report = await reconcile(services.ledgerRepo, [...services.payments.invariants(), ...services.invoices.invariants()]);
+      const report = await reconcile(services.ledgerRepo, [...services.payments.invariants(), ...services.invoices.invariants(), ...services.payouts.invariants()]);
       for (const c of report.checks) {
         console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}`);
         for (const p of c.problems) console.log(`     ${p}`);

@@ -4,7 +4,7 @@ import { PGlite } from '@electric-sql/pglite';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
 import { inject } from 'vitest';
-import { buildApp, type App, type Services } from '../src/app.ts';
+import { buildApp, type App, type ServiceOptions, type Services } from '../src/app.ts';
 import { loadConfig, type Config, type Env } from '../src/config.ts';
 import { createLogger } from '../src/core/logger.ts';
 import { openDatabase, type Database } from '../src/db/client.ts';
@@ -83,9 +83,9 @@ export interface TestContext extends App {
 
 let counter = 0;
 
-export async function createTestContext(overrides: Partial<Record<keyof Env, string>> = {}): Promise<TestContext> {
+export async function createTestContext(overrides: Partial<Record<keyof Env, string>> = {}, opts: ServiceOptions = {}): Promise<TestContext> {
   const database = await freshDatabase();
-  const built = await buildApp({ config: testConfig(overrides), database, logger: createLogger('silent') });
+  const built = await buildApp({ config: testConfig(overrides), database, logger: createLogger('silent'), ...opts });
   const { app, services } = built;
 
   const req: TestContext['req'] = ({ token, headers, ...opts }) =>

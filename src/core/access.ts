@@ -23,6 +23,8 @@ export const orgPermissions = {
   'invoices.manage': ['owner', 'admin'],
   /** Pay as Play: connect the organization's Moodle or Canvas sites and sync their courses. */
   'lms.manage': ['owner', 'admin', 'manager'],
+  /** Request, list and cancel payouts from the organization's wallets. */
+  'payouts.manage': ['owner', 'admin'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 export type OrgPermission = keyof typeof orgPermissions;
 export const orgPermissionNames = Object.keys(orgPermissions) as OrgPermission[];

@@ -15,9 +15,10 @@ export interface JobMap {
   'payments.sandbox-deliver': { eventId: string };
   'wallets.auto-topup': { walletId: string };
   'lms.sync': { connectionId: string };
+  'payouts.send': { payoutId: string };
 }
 export type JobName = keyof JobMap;
-export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'lms.sync'];
+export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'lms.sync', 'payouts.send'];
 
 export type JobHandler<N extends JobName> = (data: JobMap[N], meta: { id: string; retryCount: number }) => Promise<void>;
 

@@ -15,6 +15,10 @@ export interface EventMap {
   /** An invoice got its number and was mailed; a paid one settled (by payment or offline). */
   'invoice.sent': { invoiceId: string };
   'invoice.paid': { invoiceId: string };
+  /** An operator approved a payout: the send job picks it up. */
+  'payout.approved': { payoutId: string };
+  'payout.completed': { payoutId: string };
+  'payout.failed': { payoutId: string };
 }
 export type EventTopic = keyof EventMap;
 

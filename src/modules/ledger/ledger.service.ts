@@ -144,6 +144,11 @@ export function createLedgerService(deps: { db: Db; repo: LedgerRepository; log:
       return repo.createHold(input, tx);
     },
 
+    /** The hold on a transfer's pending credit, if it has one (locked when inside `tx`). */
+    async holdOf(transferId: string, tx: Executor) {
+      return repo.holdOfTransfer(transferId, tx);
+    },
+
     /** Moves a due hold from pending to available; safe to run twice. */
     async releaseHold(holdId: string, now = new Date()): Promise<boolean> {
       return db.transaction(async (tx) => {

@@ -24,6 +24,13 @@ export function createWalletRepository(db: Db) {
     async updateTransaction(id: string, patch: Partial<NewTransaction>, tx: Executor = db): Promise<void> {
       await tx.update(transactions).set(patch).where(eq(transactions.id, id));
     },
+    /** The lines of one wallet about one record of another module (a payout, a sale). */
+    async updateRelated(walletId: string, relatedId: string, type: TransactionType, patch: Partial<NewTransaction>, tx: Executor = db): Promise<void> {
+      await tx
+        .update(transactions)
+        .set(patch)
+        .where(and(eq(transactions.walletId, walletId), eq(transactions.relatedId, relatedId), eq(transactions.type, type)));
+    },
     async history(walletId: string, f: HistoryFilter): Promise<Transaction[]> {
       return db
         .select()

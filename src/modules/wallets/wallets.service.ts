@@ -9,7 +9,7 @@ import { decodeCursor, toPage, type Page, type PageQuery } from '../../core/pagi
 import type { Db, Executor } from '../../db/client.ts';
 import type { Leg, LedgerService, WalletAccounts } from '../ledger/index.ts';
 import type { Payment, PaymentService, CreatedPayment } from '../payments/index.ts';
-import type { AutoTopUp, HistoryFilter, Transaction, WalletRepository } from './wallets.repository.ts';
+import type { AutoTopUp, HistoryFilter, NewTransaction, Transaction, WalletRepository } from './wallets.repository.ts';
 import type { TransactionType } from './wallets.schema.ts';
 
 export interface SpendInput {
@@ -20,7 +20,7 @@ export interface SpendInput {
   /** Where the money goes: legs that sum to `amount` (e.g. a partner's share and the commission). */
   to: Leg[];
   type: TransactionType;
-  transferKind?: 'usage' | 'payment' | 'transfer';
+  transferKind?: 'usage' | 'payment' | 'transfer' | 'sale';
   description?: string;
   reference?: { type: string; id: string };
   metadata?: Record<string, unknown>;
@@ -182,6 +182,14 @@ export function createWalletService(deps: {
       await publish(tx, 'wallet.debited', { walletId: w.wallet.id, balance, previous: balance + input.amount });
       return { ...result, balance };
     },
+
+    /**
+     * The history line of a movement another module made in the same transaction (a payout's
+     * hold, a sale's earnings): money itself moves only in the ledger.
+     */
+    recordLine: (t: NewTransaction, tx: Executor) => repo.insertTransaction(t, tx),
+    /** Updates the lines of a wallet that describe one record (`relatedId`) of a type. */
+    updateLines: (walletId: string, relatedId: string, type: TransactionType, patch: Partial<NewTransaction>, tx: Executor) => repo.updateRelated(walletId, relatedId, type, patch, tx),
 
     async history(actor: Actor, currency: string, q: PageQuery & Omit<HistoryFilter, 'before' | 'limit'>): Promise<Page<Transaction>> {
       const w = await ownWallet(actor, currency);
