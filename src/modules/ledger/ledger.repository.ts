@@ -68,8 +68,13 @@ export function createLedgerRepository(db: Db) {
         .orderBy(asc(ledgerEntries.id));
     },
 
-    async reversalsOf(transferId: string, tx: Executor = db): Promise<LedgerTransfer[]> {
-      return tx.select().from(ledgerTransfers).where(eq(ledgerTransfers.reversesTransferId, transferId));
+    /** How much earlier reversals of a transfer gave back: the sum of their credit legs. */
+    async reversedAmount(transferId: string, tx: Executor = db): Promise<number> {
+      const result = await tx.execute(sql`
+        select coalesce(sum(e.amount), 0)::bigint as total
+          from ledger_transfers t join ledger_entries e on e.transfer_id = t.id
+         where t.reverses_transfer_id = ${transferId} and e.amount > 0`);
+      return Number(rowsOf<{ total: string }>(result)[0]?.total ?? 0);
     },
 
     /** The platform's account of a kind and currency, created on first use. */

@@ -221,12 +221,28 @@ export function createLedgerService(deps: { db: Db; repo: LedgerRepository; log:
       if (!original) throw new Error(`transfer ${input.transferId} not found`);
       const credits = (await repo.entriesOf(original.id, tx)).filter((e) => e.amount > 0 && e.accountId !== input.refundTo);
       const creditTotal = credits.reduce((a, e) => a + e.amount, 0);
-      if (input.amount <= 0 || input.amount > input.gross || creditTotal > input.gross) {
-        throw new AppError('unprocessable', `Cannot give back ${input.amount} of a payment of ${input.gross}`, { code: 'refund_exceeds_payment' });
+      // Earlier partial refunds count: each share gives back its part of everything refunded so
+      // far, less what it gave back before, so over many partial refunds no share returns more
+      // (or less) than its proportion of the total, and a full refund in parts equals one in whole.
+      const before = await repo.reversedAmount(original.id, tx);
+      if (input.amount <= 0 || before + input.amount > input.gross || creditTotal > input.gross) {
+        throw new AppError('unprocessable', `Cannot give back ${input.amount} of a payment of ${input.gross} (${before} given back already)`, {
+          code: 'refund_exceeds_payment',
+        });
       }
       const weights = credits.map((e) => e.amount);
       if (input.gross > creditTotal) weights.push(input.gross - creditTotal);
-      const parts = allocate(input.amount, weights);
+      const previously = before > 0 ? allocate(before, weights) : weights.map(() => 0);
+      const parts = allocate(before + input.amount, weights).map((part, i) => part - previously[i]!);
+      // Largest-remainder rounding can give a share one unit less at a larger total (the Alabama
+      // paradox); such a share gives back nothing this time and the last shares cover its unit.
+      let deficit = parts.reduce((a, p) => a + (p < 0 ? -p : 0), 0);
+      for (let i = 0; i < parts.length; i++) if (parts[i]! < 0) parts[i] = 0;
+      for (let i = parts.length - 1; deficit > 0 && i >= 0; i--) {
+        const take = Math.min(deficit, parts[i]!);
+        parts[i]! -= take;
+        deficit -= take;
+      }
       const legs: Leg[] = [{ accountId: input.refundTo, amount: input.amount }];
       if (input.gross > creditTotal && parts.at(-1)) legs.push({ accountId: input.shortfallFrom, amount: -parts.at(-1)! });
       const hold = await repo.holdOfTransfer(original.id, tx);

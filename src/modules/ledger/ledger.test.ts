@@ -256,6 +256,45 @@ describe('ledger', () => {
     expect(r.checks.filter((c) => !c.ok)).toEqual([]);
   });
 
+  it('over many partial refunds each share gives back its proportion of the total, never more than it received', async () => {
+    const u = await ctx.newUser();
+    const { ledger } = ctx.services;
+    const w = await ledger.wallet({ userId: u.id }, 'USD');
+    const clearing = await ledger.platformAccount('provider_clearing', 'USD');
+    const revenue = await ledger.platformAccount('platform_revenue', 'USD');
+    // A 100.10 sale: seller 66.67, commission 30.00, fee 3.43 kept by the provider.
+    const sale = await ledger.transfer({
+      key: `sale:${newId()}`,
+      kind: 'sale',
+      currency: 'USD',
+      legs: [
+        { accountId: clearing, amount: -9667 },
+        { accountId: w.available, amount: 6667 },
+        { accountId: revenue, amount: 3000 },
+      ],
+    });
+    const revenueBefore = await ledger.balance(revenue);
+    // 10.01 refunded in 143 parts of 0.07: rounding each part on its own would drift.
+    for (let i = 0; i < 143; i++) {
+      await ctx.database.db.transaction((tx) =>
+        ledger.reverse({ transferId: sale.transferId, amount: 7, gross: 1001 * 10, refundTo: clearing, shortfallFrom: revenue, key: `part:${sale.transferId}:${i}` }, tx),
+      );
+    }
+    // 1001 of 10010 refunded, in parts, gives back exactly what one refund of 1001 would.
+    const whole = [6667, 3000, 343];
+    const expected = (await import('../../core/money.ts')).allocate(1001, whole);
+    expect(6667 - (await ledger.balance(w.available))).toBe(expected[0]);
+    expect(revenueBefore - (await ledger.balance(revenue))).toBe(expected[1]! + expected[2]!);
+    // Nothing more than was paid, even in the last unit.
+    await expect(
+      ctx.database.db.transaction((tx) =>
+        ledger.reverse({ transferId: sale.transferId, amount: 9010, gross: 10010, refundTo: clearing, shortfallFrom: revenue, key: `over:${newId()}` }, tx),
+      ),
+    ).rejects.toThrow(/Cannot give back 9010 of a payment of 10010 \(1001 given back already\)/);
+    const r = await reconcile(ctx.services.ledgerRepo);
+    expect(r.checks.filter((c) => !c.ok)).toEqual([]);
+  });
+
   it('reconcile names what is wrong', async () => {
     const report = await reconcile(ctx.services.ledgerRepo, [
       { name: 'always fails', run: async () => ['something is off'] },
