@@ -35,6 +35,8 @@ import { createWalletRepository, createWalletService, walletRoutes } from './mod
 import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
+import { createPayplayRepository, createPayplayService, PLATFORM_KEY_PREFIX, payplayRoutes } from './modules/payplay/index.ts';
+import { systemClock, type Clock } from './core/clock.ts';
 import {
   createOrganizationRepository,
   createOrganizationService,
@@ -44,7 +46,8 @@ import {
 export const version = '0.1.0';
 
 /** Wires every module once: repositories, then services, then event handlers and jobs. */
-export function createServices(config: Config, database: Database, log: Logger) {
+export function createServices(config: Config, database: Database, log: Logger, opts: { clock?: Clock } = {}) {
+  const clock = opts.clock ?? systemClock;
   const { db } = database;
   const outbox = new Outbox(db, log);
   const jobs = new JobQueue(database, log, { maintenance: config.env !== 'test' });
@@ -75,7 +78,42 @@ export function createServices(config: Config, database: Database, log: Logger) 
   const sandbox = new SandboxProvider({ db, jobs, log, secret: createHmac('sha256', config.authSecret).update('sandbox-webhooks').digest('hex'), publicUrl: config.publicUrl });
   const provider = config.payments.provider === 'stripe' ? createStripeProvider(config, { returnUrl: `${config.publicUrl}/` }) : sandbox;
   const payments = createPaymentService({ db, repo: createPaymentRepository(db), ledger, provider, access, log });
-  const wallets = createWalletService({ db, repo: createWalletRepository(db), ledger, payments, access, jobs, outbox, log });
+  const walletRepo = createWalletRepository(db);
+  const wallets = createWalletService({ db, repo: walletRepo, ledger, payments, access, jobs, outbox, log });
+  const payplay = createPayplayService({
+    db,
+    repo: createPayplayRepository(db),
+    ledger,
+    access,
+    audit,
+    notifications,
+    jobs,
+    clock,
+    settings: config.payplay,
+    publicUrl: config.publicUrl,
+    log,
+    // A finished session leaves one usage line in the user's wallet history.
+    history: async (line, tx) => {
+      await walletRepo.insertTransaction(
+        {
+          walletId: line.walletId,
+          userId: line.userId,
+          type: 'usage',
+          direction: 'debit',
+          amount: line.amount,
+          currency: line.currency,
+          status: 'completed',
+          paymentMethod: 'wallet_balance',
+          paymentProcessor: 'wallet',
+          description: line.description,
+          relatedId: line.sessionId,
+          metadata: line.metadata,
+          completedAt: line.completedAt,
+        },
+        tx,
+      );
+    },
+  });
 
   // Pay as Play's low-balance alert: once, when a debit crosses the user's threshold.
   outbox.subscribe('wallet.debited', 'notifications.low-balance', async ({ payload }) => {
@@ -104,7 +142,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications, payplay, clock };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -112,6 +150,8 @@ export interface BuildOptions {
   config: Config;
   database: Database;
   logger?: Logger;
+  /** Where time comes from (tests and the metering bench pass a fake one). */
+  clock?: Clock;
 }
 
 export interface App {
@@ -120,9 +160,9 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function buildApp({ config, database, logger }: BuildOptions): Promise<App> {
+export async function buildApp({ config, database, logger, clock }: BuildOptions): Promise<App> {
   const log = logger ?? createLogger(config.logLevel);
-  const services = createServices(config, database, log);
+  const services = createServices(config, database, log, clock ? { clock } : {});
   const { identity, apiKeys } = services;
 
   const app = Fastify({
@@ -148,7 +188,11 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
     const authz = req.headers.authorization;
     const bearer = authz?.toLowerCase().startsWith('bearer ') ? authz.slice(7).trim() : undefined;
     const headerKey = req.headers['x-api-key'];
-    const key = typeof headerKey === 'string' ? headerKey : bearer?.startsWith(API_KEY_PREFIX) ? bearer : undefined;
+    const key = typeof headerKey === 'string' ? headerKey : bearer?.startsWith(API_KEY_PREFIX) || bearer?.startsWith(PLATFORM_KEY_PREFIX) ? bearer : undefined;
+    if (key?.startsWith(PLATFORM_KEY_PREFIX)) {
+      req.actor = await services.payplay.authenticate(key, meta);
+      return;
+    }
     if (key !== undefined) {
       req.actor = await apiKeys.authenticate(key, meta);
       return;
@@ -230,6 +274,7 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   await app.register(paymentRoutes(services.payments, services.sandbox));
   await app.register(walletRoutes(services.wallets));
   await app.register(notificationRoutes(services.notifications));
+  await app.register(payplayRoutes(services.payplay));
 
   await app.ready();
   return {
@@ -237,6 +282,7 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
     services,
     async close() {
       await app.close();
+      await services.payplay.stopTicker();
       await services.outbox.stop();
       await services.jobs.stop();
     },

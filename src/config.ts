@@ -42,6 +42,11 @@ const envSchema = z.object({
     .string()
     .refine((v) => /^whsec_\w+$/.test(v), 'must be a Stripe webhook signing secret (whsec_…)')
     .optional(),
+  PAYPLAY_COMMISSION_BPS: z.coerce.number().int().min(0).max(10_000).default(2000),
+  PAYPLAY_IDLE_SECONDS: z.coerce.number().int().min(10).max(86_400).default(120),
+  PAYPLAY_CONSENT_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(3600),
+  PAYPLAY_TICK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  PAYPLAY_TICK_BATCH: z.coerce.number().int().min(1).max(20_000).default(2000),
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
 });
@@ -63,6 +68,14 @@ export interface Config {
   readonly seedDemoData: boolean;
   readonly mail: { readonly driver: 'local' | 'smtp'; readonly from: string; readonly smtpUrl?: string };
   readonly authRateLimit: { readonly max: number; readonly windowMs: number };
+  /** Pay as Play: default commission, idle timeout, consent code lifetime, metering tick. */
+  readonly payplay: {
+    readonly commissionBps: number;
+    readonly idleSeconds: number;
+    readonly consentTtlSeconds: number;
+    readonly tickIntervalMs: number;
+    readonly tickBatch: number;
+  };
   /** `stripe` is present when both Stripe secrets are set (always with provider `stripe`). */
   readonly payments: {
     readonly provider: 'sandbox' | 'stripe';
@@ -116,6 +129,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     seedDemoData: e.SEED_DEMO_DATA,
     mail: { driver: e.MAIL_DRIVER, from: e.MAIL_FROM, ...(e.SMTP_URL ? { smtpUrl: e.SMTP_URL } : {}) },
     authRateLimit: { max: e.AUTH_RATE_LIMIT_MAX, windowMs: e.AUTH_RATE_LIMIT_WINDOW_MS },
+    payplay: {
+      commissionBps: e.PAYPLAY_COMMISSION_BPS,
+      idleSeconds: e.PAYPLAY_IDLE_SECONDS,
+      consentTtlSeconds: e.PAYPLAY_CONSENT_TTL_SECONDS,
+      tickIntervalMs: e.PAYPLAY_TICK_INTERVAL_MS,
+      tickBatch: e.PAYPLAY_TICK_BATCH,
+    },
     payments: {
       provider: e.PAYMENT_PROVIDER,
       ...(e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET } } : {}),

@@ -9,6 +9,7 @@ import { loadConfig, type Config, type Env } from '../src/config.ts';
 import { createLogger } from '../src/core/logger.ts';
 import { openDatabase, type Database } from '../src/db/client.ts';
 import { newId } from '../src/core/ids.ts';
+import type { Clock } from '../src/core/clock.ts';
 import type { PlatformRole } from '../src/modules/identity/index.ts';
 
 export const PASSWORD = 'correct-horse-battery';
@@ -83,9 +84,9 @@ export interface TestContext extends App {
 
 let counter = 0;
 
-export async function createTestContext(overrides: Partial<Record<keyof Env, string>> = {}): Promise<TestContext> {
+export async function createTestContext(overrides: Partial<Record<keyof Env, string>> = {}, opts: { clock?: Clock } = {}): Promise<TestContext> {
   const database = await freshDatabase();
-  const built = await buildApp({ config: testConfig(overrides), database, logger: createLogger('silent') });
+  const built = await buildApp({ config: testConfig(overrides), database, logger: createLogger('silent'), ...(opts.clock ? { clock: opts.clock } : {}) });
   const { app, services } = built;
 
   const req: TestContext['req'] = ({ token, headers, ...opts }) =>

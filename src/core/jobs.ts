@@ -14,9 +14,11 @@ export interface JobMap {
   'ledger.release-holds': Record<string, never>;
   'payments.sandbox-deliver': { eventId: string };
   'wallets.auto-topup': { walletId: string };
+  'payplay.tick': Record<string, never>;
+  'payplay.settlement': { day?: string };
 }
 export type JobName = keyof JobMap;
-export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup'];
+export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'payplay.tick', 'payplay.settlement'];
 
 export type JobHandler<N extends JobName> = (data: JobMap[N], meta: { id: string; retryCount: number }) => Promise<void>;
 

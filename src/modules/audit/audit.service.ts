@@ -29,7 +29,17 @@ export type AuditAction =
   | 'client.deleted'
   | 'api_key.created'
   | 'api_key.revoked'
-  | 'notification.sent';
+  | 'notification.sent'
+  | 'platform.created'
+  | 'platform.active'
+  | 'platform.inactive'
+  | 'platform.suspended'
+  | 'platform.commission_changed'
+  | 'platform_key.created'
+  | 'platform_key.rotated'
+  | 'platform_key.revoked'
+  | 'payplay_grant.approved'
+  | 'payplay_grant.revoked';
 
 export interface AuditEntry {
   action: AuditAction;
