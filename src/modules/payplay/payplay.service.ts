@@ -73,6 +73,8 @@ export function createPayplayService(deps: {
   settings: PayplaySettings;
   publicUrl: string;
   log: Logger;
+  /** False for a second engine on the same queue (the metering bench's, on its own clock). */
+  registerJobs?: boolean;
 }) {
   const { db, repo, ledger, access, audit, notifications, jobs, history, clock, settings, publicUrl, log } = deps;
   const idleMs = settings.idleSeconds * 1000;
@@ -299,12 +301,14 @@ export function createPayplayService(deps: {
     finalizePending,
   };
 
-  jobs.register('payplay.tick', async () => {
-    await engine.tick();
-  });
-  jobs.register('payplay.settlement', async ({ day }) => {
-    await service.settle(day);
-  });
+  if (deps.registerJobs !== false) {
+    jobs.register('payplay.tick', async () => {
+      await engine.tick();
+    });
+    jobs.register('payplay.settlement', async ({ day }) => {
+      await service.settle(day);
+    });
+  }
 
   // ------------------------------------------------------------------------------------------
 
