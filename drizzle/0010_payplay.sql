@@ -142,9 +142,5 @@ CREATE INDEX "idx_platforms_status" ON "platforms" USING btree ("status");--> st
 CREATE INDEX "idx_playback_sessions_user" ON "playback_sessions" USING btree ("user_id","id");--> statement-breakpoint
 CREATE INDEX "idx_playback_sessions_platform" ON "playback_sessions" USING btree ("platform_id","id");--> statement-breakpoint
 CREATE INDEX "idx_playback_sessions_grant" ON "playback_sessions" USING btree ("grant_id") WHERE "playback_sessions"."status" = 'active';--> statement-breakpoint
-CREATE INDEX "idx_playback_sessions_wallet" ON "playback_sessions" USING btree ("wallet_id");--> statement-breakpoint
-CREATE INDEX "idx_playback_sessions_content_id" ON "playback_sessions" USING btree ("content_id");--> statement-breakpoint
-CREATE INDEX "idx_playback_sessions_started_at" ON "playback_sessions" USING btree ("started_at");--> statement-breakpoint
-CREATE INDEX "idx_playback_sessions_status" ON "playback_sessions" USING btree ("status");--> statement-breakpoint
 CREATE INDEX "idx_playback_sessions_due" ON "playback_sessions" USING btree ("due_at") WHERE "playback_sessions"."status" = 'active';--> statement-breakpoint
 CREATE INDEX "idx_playback_sessions_unfinalized" ON "playback_sessions" USING btree ("id") WHERE "playback_sessions"."status" <> 'active' and "playback_sessions"."finalized_at" is null;

@@ -350,7 +350,8 @@ export function createPayplayRepository(db: Db) {
                         ${arr(u.map((x) => x.charged))}::int[], ${arr(u.map((x) => x.status))}::text[], ${arr(u.map((x) => x.endReason))}::text[],
                         ${arr(u.map((x) => x.endedMs))}::float8[], ${arr(u.map((x) => x.durationSeconds))}::int[])
               as u(id, units, total_cost, commission_total, paid_until_ms, due_ms, charged, status, end_reason, ended_ms, duration)
-           where s.id = u.id
+           -- The any() lets the planner probe the primary key instead of hashing the whole table.
+           where s.id = u.id and s.id = any(${arr(u.map((x) => x.id))}::uuid[])
           returning 1
         ), g as (
           update payplay_grants g
@@ -389,7 +390,7 @@ export function createPayplayRepository(db: Db) {
       await tx.execute(sql`
         update wallets set average_minute_cost = (
           select round(sum(total_cost) * 60.0 / nullif(sum(duration_seconds), 0))::bigint
-            from playback_sessions where wallet_id = ${walletId} and status <> 'active')
+            from playback_sessions where user_id = (select user_id from wallets where id = ${walletId}) and wallet_id = ${walletId} and status <> 'active')
          where id = ${walletId}`);
     },
     async userStats(userId: string): Promise<{ currency: string; sessions: number; seconds: number; cost: number; averageMinuteCost: number | null }[]> {

@@ -183,10 +183,9 @@ export const playbackSessions = pgTable(
     index('idx_playback_sessions_user').on(t.userId, t.id),
     index('idx_playback_sessions_platform').on(t.platformId, t.id),
     index('idx_playback_sessions_grant').on(t.grantId).where(sql`${t.status} = 'active'`),
-    index('idx_playback_sessions_wallet').on(t.walletId),
-    index('idx_playback_sessions_content_id').on(t.contentId),
-    index('idx_playback_sessions_started_at').on(t.startedAt),
-    index('idx_playback_sessions_status').on(t.status),
+    // Every heartbeat and charge moves due_at, so no update is HOT and each index costs an insert
+    // per heartbeat and per charge: only the indexes a query uses (not the seed's content_id,
+    // started_at and status ones; the partial indexes serve the status queries).
     index('idx_playback_sessions_due').on(t.dueAt).where(sql`${t.status} = 'active'`),
     index('idx_playback_sessions_unfinalized').on(t.id).where(sql`${t.status} <> 'active' and ${t.finalizedAt} is null`),
     check('playback_sessions_status_check', oneOf(t.status, sessionStatuses)),
