@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, type TestContext, type TestUser } from '../../../test/helpers.ts';
 import { FakeClock } from '../../core/clock.ts';
@@ -11,6 +12,9 @@ let admin: TestUser;
 beforeAll(async () => {
   ctx = await createTestContext({ PAYPLAY_IDLE_SECONDS: '120', PAYPLAY_COMMISSION_BPS: '2000' }, { clock });
   admin = await ctx.newUser({ role: 'admin' });
+  // Auto top-ups are paid through the sandbox, whose webhooks travel over real HTTP.
+  await ctx.app.listen({ host: '127.0.0.1', port: 0 });
+  ctx.services.sandbox!.webhookUrl = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}/v1/webhooks/sandbox`;
 });
 afterAll(async () => ctx?.close());
 
@@ -197,6 +201,27 @@ describe('pay as play', () => {
     await tick();
     expect(await session(p60, s2.id)).toMatchObject({ status: 'completed', endReason: 'idle', durationSeconds: 45, totalCost: 10 });
     expect((await heartbeat(p60, s2.id)).statusCode).toBe(409);
+    await reconciled();
+  });
+
+  it('an auto top-up started when the balance crosses its threshold keeps the session playing', async () => {
+    const p = await newPartner();
+    const user = await ctx.newUser();
+    await fund(user.id, 100);
+    const set = await ctx.req({ method: 'PUT', url: '/v1/wallets/USD/auto-top-up', token: user.token, payload: { enabled: true, threshold: 50, amount: 1000, paymentMethodId: 'pm_card_visa' } });
+    expect(set.statusCode, set.body).toBe(200);
+    const s = await startOk(p, await grant(p, user));
+    for (let t = 30; t <= 900; t += 30) {
+      clock.advance(30_000);
+      expect((await heartbeat(p, s.id)).statusCode).toBe(200);
+      await tick();
+      await ctx.drain(); // the outbox event, the auto top-up job, the sandbox's webhook
+    }
+    expect(await session(p, s.id)).toMatchObject({ status: 'active', totalCost: 150 });
+    expect(await balance(user.id)).toBe(100 + 1000 - 150);
+    const { rows } = await ctx.database.raw.query<{ n: string }>("select count(*)::text as n from payments where user_id = $1 and purpose = 'auto_topup'", [user.id]);
+    expect(rows[0]!.n).toBe('1');
+    await stop(p, s.id);
     await reconciled();
   });
 
