@@ -38,6 +38,7 @@ import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
 import { createLmsClient, createLmsRepository, createLmsService, createSecretBox, lmsRoutes } from './modules/lms/index.ts';
+import { createPayplayRepository, createPayplayService, PLATFORM_KEY_PREFIX, payplayRoutes } from './modules/payplay/index.ts';
 import {
   createOrganizationRepository,
   createOrganizationService,
@@ -97,7 +98,8 @@ export function createServices(config: Config, database: Database, log: Logger, 
   const sandbox = new SandboxProvider({ db, jobs, log, secret: createHmac('sha256', config.authSecret).update('sandbox-webhooks').digest('hex'), publicUrl: config.publicUrl });
   const provider = config.payments.provider === 'stripe' ? createStripeProvider(config, { returnUrl: `${config.publicUrl}/` }) : sandbox;
   const payments = createPaymentService({ db, repo: createPaymentRepository(db), ledger, provider, access, log });
-  const wallets = createWalletService({ db, repo: createWalletRepository(db), ledger, payments, access, jobs, outbox, log });
+  const walletRepo = createWalletRepository(db);
+  const wallets = createWalletService({ db, repo: walletRepo, ledger, payments, access, jobs, outbox, log });
   const invoices = createInvoiceService({
     db,
     repo: createInvoiceRepository(db),
@@ -125,6 +127,40 @@ export function createServices(config: Config, database: Database, log: Logger, 
     provider: opts.payoutProvider ?? new SandboxPayoutProvider(),
     log,
     minimum: config.money.payoutMinimum,
+  });
+  const payplay = createPayplayService({
+    db,
+    repo: createPayplayRepository(db),
+    ledger,
+    access,
+    audit,
+    notifications,
+    jobs,
+    clock,
+    settings: config.payplay,
+    publicUrl: config.publicUrl,
+    log,
+    // A finished session leaves one usage line in the user's wallet history.
+    history: async (line, tx) => {
+      await walletRepo.insertTransaction(
+        {
+          walletId: line.walletId,
+          userId: line.userId,
+          type: 'usage',
+          direction: 'debit',
+          amount: line.amount,
+          currency: line.currency,
+          status: 'completed',
+          paymentMethod: 'wallet_balance',
+          paymentProcessor: 'wallet',
+          description: line.description,
+          relatedId: line.sessionId,
+          metadata: line.metadata,
+          completedAt: line.completedAt,
+        },
+        tx,
+      );
+    },
   });
 
   // Pay as Play's low-balance alert: once, when a debit crosses the user's threshold.
@@ -154,7 +190,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, sales, payouts, invoices, notifications, lms, clock };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, sales, payouts, invoices, notifications, lms, payplay, clock };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -162,6 +198,8 @@ export interface BuildOptions extends ServiceOptions {
   config: Config;
   database: Database;
   logger?: Logger;
+  /** Where time comes from (tests and the metering bench pass a fake one). */
+  clock?: Clock;
 }
 
 export interface App {
@@ -198,7 +236,11 @@ export async function buildApp({ config, database, logger, ...opts }: BuildOptio
     const authz = req.headers.authorization;
     const bearer = authz?.toLowerCase().startsWith('bearer ') ? authz.slice(7).trim() : undefined;
     const headerKey = req.headers['x-api-key'];
-    const key = typeof headerKey === 'string' ? headerKey : bearer?.startsWith(API_KEY_PREFIX) ? bearer : undefined;
+    const key = typeof headerKey === 'string' ? headerKey : bearer?.startsWith(API_KEY_PREFIX) || bearer?.startsWith(PLATFORM_KEY_PREFIX) ? bearer : undefined;
+    if (key?.startsWith(PLATFORM_KEY_PREFIX)) {
+      req.actor = await services.payplay.authenticate(key, meta);
+      return;
+    }
     if (key !== undefined) {
       req.actor = await apiKeys.authenticate(key, meta);
       return;
@@ -286,6 +328,7 @@ export async function buildApp({ config, database, logger, ...opts }: BuildOptio
   await app.register(payoutRoutes(services.payouts));
   await app.register(notificationRoutes(services.notifications));
   await app.register(lmsRoutes(services.lms));
+  await app.register(payplayRoutes(services.payplay));
 
   await app.ready();
   return {
@@ -293,6 +336,7 @@ export async function buildApp({ config, database, logger, ...opts }: BuildOptio
     services,
     async close() {
       await app.close();
+      await services.payplay.stopTicker();
       await services.outbox.stop();
       await services.jobs.stop();
     },

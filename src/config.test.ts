@@ -88,6 +88,11 @@ describe('loadConfig', () => {
       TAX_RATES: 'GB:VAT:2000',
       PAYOUT_MINIMUM_CENTS: '2000',
       ESCROW_DAYS: '14',
+      PAYPLAY_COMMISSION_BPS: '1500',
+      PAYPLAY_IDLE_SECONDS: '90',
+      PAYPLAY_CONSENT_TTL_SECONDS: '600',
+      PAYPLAY_TICK_INTERVAL_MS: '2000',
+      PAYPLAY_TICK_BATCH: '500',
     });
     expect(config).toEqual({
       env: 'production',
@@ -106,9 +111,17 @@ describe('loadConfig', () => {
       authRateLimit: { max: 10, windowMs: 60000 },
       taxRates: { GB: [{ name: 'VAT', bps: 2000 }] },
       lms: { timeoutMs: 10000 },
+      payplay: { commissionBps: 1500, idleSeconds: 90, consentTtlSeconds: 600, tickIntervalMs: 2000, tickBatch: 500 },
       payments: { provider: 'stripe', stripe: { secretKey: 'sk_live_51AbCdEf', webhookSecret: 'whsec_0123abcd' } },
       money: { payoutMinimum: 2000, escrowDays: 14 },
     });
+  });
+
+  it('refuses Pay as Play settings out of range, naming each', () => {
+    expect(() => loadConfig({ AUTH_SECRET: SECRET, PAYPLAY_COMMISSION_BPS: '10001', PAYPLAY_IDLE_SECONDS: '5', PAYPLAY_TICK_BATCH: '0' })).toThrow(
+      /PAYPLAY_COMMISSION_BPS[\s\S]*PAYPLAY_IDLE_SECONDS[\s\S]*PAYPLAY_TICK_BATCH/,
+    );
+    expect(loadConfig({ AUTH_SECRET: SECRET }).payplay).toEqual({ commissionBps: 2000, idleSeconds: 120, consentTtlSeconds: 3600, tickIntervalMs: 5000, tickBatch: 2000 });
   });
 
   it('derives the public URL from a wildcard host', () => {

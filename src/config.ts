@@ -75,6 +75,11 @@ const envSchema = z.object({
   TAX_RATES: taxRates.default(() => ({ IN: [{ name: 'GST', bps: 1800 }] })),
   PAYOUT_MINIMUM_CENTS: z.coerce.number().int().min(1).max(1_000_000_000_000).default(5000),
   ESCROW_DAYS: z.coerce.number().int().min(0).max(365).default(7),
+  PAYPLAY_COMMISSION_BPS: z.coerce.number().int().min(0).max(10_000).default(2000),
+  PAYPLAY_IDLE_SECONDS: z.coerce.number().int().min(10).max(86_400).default(120),
+  PAYPLAY_CONSENT_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(3600),
+  PAYPLAY_TICK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
+  PAYPLAY_TICK_BATCH: z.coerce.number().int().min(1).max(20_000).default(2000),
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
   LMS_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
@@ -103,6 +108,14 @@ export interface Config {
   readonly lms: { readonly timeoutMs: number };
   /** The marketplace's rules: the smallest payout (minor units) and the days a sale stays in escrow. */
   readonly money: { readonly payoutMinimum: number; readonly escrowDays: number };
+  /** Pay as Play: default commission, idle timeout, consent code lifetime, metering tick. */
+  readonly payplay: {
+    readonly commissionBps: number;
+    readonly idleSeconds: number;
+    readonly consentTtlSeconds: number;
+    readonly tickIntervalMs: number;
+    readonly tickBatch: number;
+  };
   /** `stripe` is present when both Stripe secrets are set (always with provider `stripe`). */
   readonly payments: {
     readonly provider: 'sandbox' | 'stripe';
@@ -159,6 +172,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     taxRates: Object.freeze(e.TAX_RATES),
     lms: { timeoutMs: e.LMS_HTTP_TIMEOUT_MS },
     money: { payoutMinimum: e.PAYOUT_MINIMUM_CENTS, escrowDays: e.ESCROW_DAYS },
+    payplay: {
+      commissionBps: e.PAYPLAY_COMMISSION_BPS,
+      idleSeconds: e.PAYPLAY_IDLE_SECONDS,
+      consentTtlSeconds: e.PAYPLAY_CONSENT_TTL_SECONDS,
+      tickIntervalMs: e.PAYPLAY_TICK_INTERVAL_MS,
+      tickBatch: e.PAYPLAY_TICK_BATCH,
+    },
     payments: {
       provider: e.PAYMENT_PROVIDER,
       ...(e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET } } : {}),

@@ -86,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
       await startWorker(services);
       console.log(`Fanfare worker running on ${describe(config)}`);
       await waitForSignal();
+      await services.payplay.stopTicker();
       await services.outbox.stop();
       await services.jobs.stop();
       await database.close();
@@ -157,8 +158,13 @@ async function startWorker(services: Services): Promise<void> {
   await services.jobs.start();
   await services.jobs.schedule('maintenance.cleanup', '17 * * * *', {});
   await services.jobs.schedule('ledger.release-holds', '* * * * *', {});
+  // Pay as Play: the in-process ticker bills due sessions every PAYPLAY_TICK_INTERVAL_MS; the
+  // minute job is the fallback of a worker whose ticker is not running; settlement after midnight UTC.
+  await services.jobs.schedule('payplay.tick', '* * * * *', {});
+  await services.jobs.schedule('payplay.settlement', '5 0 * * *', {});
   await services.jobs.work();
   services.outbox.start();
+  services.payplay.startTicker();
 }
 
 function waitForSignal(): Promise<void> {

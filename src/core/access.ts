@@ -25,6 +25,10 @@ export const orgPermissions = {
   'lms.manage': ['owner', 'admin', 'manager'],
   /** Request, list and cancel payouts from the organization's wallets. */
   'payouts.manage': ['owner', 'admin'],
+  // Pay as Play partners: register platforms and their keys, see them, see earnings.
+  'platforms.manage': ['owner', 'admin'],
+  'platforms.read': ['owner', 'admin', 'manager'],
+  'earnings.read': ['owner', 'admin'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 export type OrgPermission = keyof typeof orgPermissions;
 export const orgPermissionNames = Object.keys(orgPermissions) as OrgPermission[];
@@ -58,7 +62,7 @@ export function createAccess(lookup: MembershipLookup): Access {
     if (actor.kind !== 'user') {
       throw actor.kind === 'anonymous'
         ? new AppError('unauthenticated', 'Sign in to do this')
-        : new AppError('forbidden', 'This needs a signed-in user, not an API key');
+        : new AppError('forbidden', `This needs a signed-in user, not ${actor.kind === 'platform' ? 'a platform' : 'an'} API key`);
     }
     if (actor.status !== 'active') throw new AppError('forbidden', `Your account is ${actor.status}`);
     return actor;
@@ -71,6 +75,7 @@ export function createAccess(lookup: MembershipLookup): Access {
       return user;
     },
     async requireOrg(actor, organizationId, permission) {
+      if (actor.kind === 'platform') throw new AppError('forbidden', 'A platform API key cannot manage organizations');
       if (actor.kind === 'api_key') {
         if (actor.organizationId !== organizationId) throw new AppError('not_found', 'Organization not found');
         if (!actor.scopes.includes(permission)) {

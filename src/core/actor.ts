@@ -2,7 +2,7 @@ import type { MemberRole } from '../modules/organizations/organizations.schema.t
 import type { PlatformRole, UserStatus } from '../modules/identity/identity.schema.ts';
 
 /** Who is making a request, resolved once per request and handed to every service call. */
-export type Actor = UserActor | ApiKeyActor | AnonymousActor;
+export type Actor = UserActor | ApiKeyActor | PlatformActor | AnonymousActor;
 
 export interface RequestMeta {
   ip: string | null;
@@ -28,6 +28,15 @@ export interface ApiKeyActor {
   apiKeyId: string;
   organizationId: string;
   scopes: readonly string[];
+  meta: RequestMeta;
+}
+
+/** A Pay as Play partner platform, authenticated by one of its platform API keys. */
+export interface PlatformActor {
+  kind: 'platform';
+  platformKeyId: string;
+  platformId: string;
+  organizationId: string;
   meta: RequestMeta;
 }
 
@@ -60,6 +69,9 @@ export function actorScope(actor: Actor): string {
       return `user:${actor.userId}`;
     case 'api_key':
       return `key:${actor.apiKeyId}`;
+    case 'platform':
+      // Per platform, not per key: a replay after a key rotation is still the same request.
+      return `platform:${actor.platformId}`;
     case 'anonymous':
       return `ip:${actor.meta.ip ?? 'unknown'}`;
   }

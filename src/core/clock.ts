@@ -1,6 +1,7 @@
 /**
- * Where "now" comes from for money rules that depend on time (escrow release). Production uses
- * the system clock; tests pass a ManualClock and move it forward instead of waiting seven days.
+ * Where services read the time for rules that depend on it (escrow release, per-minute metering,
+ * idle sessions, daily caps). Production uses the system clock; tests and the metering bench pass
+ * a ManualClock and move it forward instead of waiting.
  */
 export interface Clock {
   now(): Date;
@@ -8,6 +9,7 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/** A clock that moves only when told to (tests, simulations). */
 export class ManualClock implements Clock {
   private t: number;
   constructor(start: Date | number = Date.now()) {
@@ -16,11 +18,12 @@ export class ManualClock implements Clock {
   now(): Date {
     return new Date(this.t);
   }
-  /** Moves the clock forward by `ms` milliseconds. */
-  advance(ms: number): void {
+  /** Moves the clock forward by `ms` milliseconds and answers the new time. */
+  advance(ms: number): Date {
     this.t += ms;
+    return this.now();
   }
-  set(to: Date): void {
-    this.t = to.getTime();
+  set(to: Date | number): void {
+    this.t = typeof to === 'number' ? to : to.getTime();
   }
 }

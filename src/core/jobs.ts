@@ -16,9 +16,11 @@ export interface JobMap {
   'wallets.auto-topup': { walletId: string };
   'lms.sync': { connectionId: string };
   'payouts.send': { payoutId: string };
+  'payplay.tick': Record<string, never>;
+  'payplay.settlement': { day?: string };
 }
 export type JobName = keyof JobMap;
-export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'lms.sync', 'payouts.send'];
+export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'lms.sync', 'payouts.send', 'payplay.tick', 'payplay.settlement'];
 
 export type JobHandler<N extends JobName> = (data: JobMap[N], meta: { id: string; retryCount: number }) => Promise<void>;
 

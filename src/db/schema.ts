@@ -14,3 +14,4 @@ export * from '../modules/invoices/invoices.schema.ts';
 export * from '../modules/notifications/notifications.schema.ts';
 export * from '../modules/media/media.schema.ts';
 export * from '../modules/lms/lms.schema.ts';
+export * from '../modules/payplay/payplay.schema.ts';

@@ -35,7 +35,17 @@ export type AuditAction =
   | 'invoice.marked_paid'
   | 'lms_connection.created'
   | 'lms_connection.updated'
-  | 'lms_connection.deleted';
+  | 'lms_connection.deleted'
+  | 'platform.created'
+  | 'platform.active'
+  | 'platform.inactive'
+  | 'platform.suspended'
+  | 'platform.commission_changed'
+  | 'platform_key.created'
+  | 'platform_key.rotated'
+  | 'platform_key.revoked'
+  | 'payplay_grant.approved'
+  | 'payplay_grant.revoked';
 
 export interface AuditEntry {
   action: AuditAction;

@@ -32,6 +32,8 @@ export const wallets = pgTable(
     totalWithdrawnPaypal: money().notNull().default(0),
     totalSpentOnPlatform: money().notNull().default(0),
     totalToppedUp: money().notNull().default(0),
+    /** Pay as Play: what a minute of play has cost this wallet on average (minor units), kept at each session end. */
+    averageMinuteCost: money(),
     stripeAccountId: varchar({ length: 255 }),
     stripeAccountStatus: varchar({ length: 20 }),
     paypalEmail: varchar({ length: 255 }),
