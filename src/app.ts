@@ -35,6 +35,8 @@ import { createWalletRepository, createWalletService, walletRoutes } from './mod
 import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
+import { createMediaRepository, createMediaService, mediaRoutes, mountUploads } from './modules/media/index.ts';
+import { createStorage } from './modules/storage/index.ts';
 import {
   createOrganizationRepository,
   createOrganizationService,
@@ -93,6 +95,12 @@ export function createServices(config: Config, database: Database, log: Logger) 
       });
     }
   });
+  const storage = createStorage(config);
+  const media = createMediaService({ db, repo: createMediaRepository(db), access, storage, jobs, notifications, log, publicUrl: config.publicUrl, media: config.media });
+  jobs.register('media.transcode', async ({ mediaId }) => {
+    await media.transcode(mediaId);
+  });
+
   registerMailEvents(outbox, jobs, mail);
   jobs.register('ledger.release-holds', async () => {
     await ledger.releaseDueHolds();
@@ -102,9 +110,10 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await purgeRateLimits(db);
     await outbox.purgeDispatched();
     await identityRepo.purgeExpired();
+    await media.requeuePending();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications, storage, media };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -198,7 +207,21 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get(
     '/ready',
-    { schema: { tags: ['platform'], summary: 'Database reachable and migrations current', response: { 200: z.object({ status: z.literal('ready'), engine: z.string(), migrations: z.object({ applied: z.number(), expected: z.number() }) }) } } },
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'Database reachable and migrations current; says whether media is transcoded here',
+        response: {
+          200: z.object({
+            status: z.literal('ready'),
+            engine: z.string(),
+            migrations: z.object({ applied: z.number(), expected: z.number() }),
+            // Not a readiness condition: without ffmpeg the server runs and keeps uploads untranscoded.
+            media: z.object({ transcoding: z.boolean(), detail: z.string().nullable() }),
+          }),
+        },
+      },
+    },
     async (_req, reply) => {
       let status;
       try {
@@ -207,7 +230,13 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
         throw new AppError('unavailable', 'The database is not reachable');
       }
       if (!status.current) throw new AppError('unavailable', `Migrations are not current (${status.applied} of ${status.expected} applied)`);
-      return reply.send({ status: 'ready' as const, engine: database.engine, migrations: { applied: status.applied, expected: status.expected } });
+      const tools = await services.media.tools();
+      return reply.send({
+        status: 'ready' as const,
+        engine: database.engine,
+        migrations: { applied: status.applied, expected: status.expected },
+        media: { transcoding: tools.available, detail: tools.reason },
+      });
     },
   );
   app.get('/', { schema: { hide: true } }, async (_req, reply) =>
@@ -230,6 +259,8 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   await app.register(paymentRoutes(services.payments, services.sandbox));
   await app.register(walletRoutes(services.wallets));
   await app.register(notificationRoutes(services.notifications));
+  const uploads = mountUploads(app, services.media, { uploadDir: config.media.uploadDir, publicUrl: config.publicUrl, log });
+  await app.register(mediaRoutes(services.media, uploads));
 
   await app.ready();
   return {

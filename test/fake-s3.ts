@@ -145,7 +145,7 @@ export async function startFakeS3(opts: { bucket?: string; listPageSize?: number
       }
 
       const obj = objects.get(key);
-      switch (req.method) {
+      switch (req.method ?? '') {
         case 'PUT': {
           if (req.headers['content-encoding']?.includes('aws-chunked')) return send(501, {}, errorXml('NotImplemented', 'aws-chunked'));
           objects.set(key, { body, contentType: String(req.headers['content-type'] ?? 'application/octet-stream') });

@@ -17,6 +17,8 @@ export const orgPermissions = {
   'clients.manage': ['owner', 'admin', 'manager'],
   'apikeys.manage': ['owner', 'admin'],
   'audit.read': ['owner', 'admin'],
+  'media.read': ['owner', 'admin', 'manager', 'creator'],
+  'media.manage': ['owner', 'admin', 'manager', 'creator'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 export type OrgPermission = keyof typeof orgPermissions;
 export const orgPermissionNames = Object.keys(orgPermissions) as OrgPermission[];

@@ -1,0 +1,118 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { FileStore } from '@tus/file-store';
+import { Server as TusServer } from '@tus/server';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from '../../core/logger.ts';
+import { MediaError } from './media.ffmpeg.ts';
+import type { MediaService } from './media.service.ts';
+
+export const UPLOAD_PATH = '/v1/media/uploads';
+
+/** tus's Upload-Metadata: `key base64,key base64`. */
+export function parseUploadMetadata(header: string | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of (header ?? '').split(',')) {
+    const [k, v] = pair.trim().split(' ');
+    if (k) out[k] = v ? Buffer.from(v, 'base64').toString('utf8') : '';
+  }
+  return out;
+}
+
+const header = (req: FastifyRequest, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+/** What tus sends back for a refused request: an Error carrying tus's status and body. */
+const tusError = (status: number, body: string) => Object.assign(new Error(body.trim()), { status_code: status, body });
+
+export interface MediaUploads {
+  /** Removes an upload in progress (its temporary file), e.g. when its item is deleted. */
+  discard(mediaId: string): Promise<void>;
+}
+
+/**
+ * The resumable upload endpoints (tus 1.0: creation, creation-with-upload, termination,
+ * HEAD for the offset, PATCH for bytes), mounted on Fastify. Fastify authenticates the request
+ * and the media service decides who may upload what before tus sees a byte; tus then owns the
+ * raw request and response (`reply.hijack()`).
+ */
+export function mountUploads(app: FastifyInstance, media: MediaService, opts: { uploadDir: string; publicUrl: string; log: Logger }): MediaUploads {
+  let tus: TusServer | undefined;
+  // Made on first use, so a server that never takes an upload never creates the directory.
+  const server = () => {
+    if (tus) return tus;
+    mkdirSync(opts.uploadDir, { recursive: true });
+    const datastore = new FileStore({ directory: opts.uploadDir });
+    tus = new TusServer({
+      path: UPLOAD_PATH,
+      datastore,
+      // Each upload is named after its media item, checked before tus runs.
+      namingFunction: (_req, metadata) => metadata?.mediaId ?? '',
+      generateUrl: (_req, { id }) => `${opts.publicUrl}${UPLOAD_PATH}/${id}`,
+      getFileIdFromRequest: (req) => /\/v1\/media\/uploads\/([0-9a-fA-F-]{36})\/?$/.exec(new URL(req.url).pathname)?.[1],
+      maxSize: (_req, id) => media.uploadLimit(id),
+      respectForwardedHeaders: false,
+      onUploadCreate: async (_req, upload) => {
+        if (!(await media.claimUpload(upload.id))) throw tusError(409, 'The upload of this item was created already\n');
+        return {};
+      },
+      onUploadFinish: async (_req, upload) => {
+        const file = path.join(opts.uploadDir, upload.id);
+        try {
+          await media.completeUpload(upload.id, file);
+          return {};
+        } catch (err) {
+          if (err instanceof MediaError) throw tusError(422, `Upload refused: ${err.message}\n`);
+          opts.log.error({ err, mediaId: upload.id }, 'finishing an upload failed');
+          throw tusError(500, 'The upload could not be stored\n');
+        } finally {
+          // The temporary file goes whatever happened: stored, or refused.
+          await datastore.remove(upload.id).catch(() => undefined);
+        }
+      },
+    });
+    return tus;
+  };
+
+  const handOver = async (req: FastifyRequest, reply: FastifyReply) => {
+    reply.hijack();
+    await server().handle(req.raw, reply.raw);
+  };
+
+  void app.register(async (scope) => {
+    // tus bodies are raw bytes that tus itself reads from the request stream.
+    scope.addContentTypeParser('application/offset+octet-stream', (_req, _payload, done) => done(null));
+    const hide = { schema: { hide: true } };
+
+    scope.post(UPLOAD_PATH, hide, async (req, reply) => {
+      const length = header(req, 'upload-length');
+      await media.beginUpload(req.actor, parseUploadMetadata(header(req, 'upload-metadata')).mediaId, {
+        ...(length !== undefined && /^\d+$/.test(length) ? { uploadLength: Number(length) } : {}),
+        deferred: header(req, 'upload-defer-length') === '1',
+      });
+      await handOver(req, reply);
+    });
+    scope.route({
+      method: ['HEAD', 'PATCH', 'DELETE'],
+      url: `${UPLOAD_PATH}/:id`,
+      ...hide,
+      handler: async (req, reply) => {
+        const { id } = req.params as { id: string };
+        await media.continueUpload(req.actor, id);
+        await handOver(req, reply);
+        if (req.method === 'DELETE' && (reply.raw.statusCode === 204 || reply.raw.statusCode === 404)) await media.uploadTerminated(id);
+      },
+    });
+    // CORS preflight and tus discovery carry no credentials.
+    scope.options(UPLOAD_PATH, hide, handOver);
+    scope.options(`${UPLOAD_PATH}/:id`, hide, handOver);
+  });
+
+  return {
+    async discard(mediaId) {
+      await server().datastore.remove(mediaId);
+    },
+  };
+}
