@@ -96,7 +96,9 @@ export function createServices(config: Config, database: Database, log: Logger) 
     }
   });
   const storage = createStorage(config);
-  const media = createMediaService({ db, repo: createMediaRepository(db), access, storage, jobs, notifications, log, publicUrl: config.publicUrl, media: config.media });
+  // The content and playback modules read items through `mediaRepo.get(id)` and bytes through `storage`.
+  const mediaRepo = createMediaRepository(db);
+  const media = createMediaService({ db, repo: mediaRepo, access, storage, jobs, notifications, log, publicUrl: config.publicUrl, media: config.media });
   jobs.register('media.transcode', async ({ mediaId }) => {
     await media.transcode(mediaId);
   });
@@ -113,7 +115,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await media.requeuePending();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications, storage, media };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications, storage, mediaRepo, media };
 }
 export type Services = ReturnType<typeof createServices>;
 
