@@ -35,7 +35,7 @@ import { createWalletRepository, createWalletService, walletRoutes } from './mod
 import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
-import { createMediaRepository, createMediaService, mediaRoutes, mountUploads } from './modules/media/index.ts';
+import { createMediaRepository, createMediaService, createUploadStore, mediaRoutes, mountUploads } from './modules/media/index.ts';
 import { createStorage } from './modules/storage/index.ts';
 import {
   createOrganizationRepository,
@@ -98,6 +98,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
   const storage = createStorage(config);
   // The content and playback modules read items through `mediaRepo.get(id)` and bytes through `storage`.
   const mediaRepo = createMediaRepository(db);
+  const uploads = createUploadStore(config.media.uploadDir);
   const media = createMediaService({ db, repo: mediaRepo, access, storage, jobs, notifications, log, publicUrl: config.publicUrl, media: config.media });
   jobs.register('media.transcode', async ({ mediaId }) => {
     await media.transcode(mediaId);
@@ -113,9 +114,10 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await outbox.purgeDispatched();
     await identityRepo.purgeExpired();
     await media.requeuePending();
+    await uploads.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications, storage, mediaRepo, media };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications, storage, mediaRepo, media, uploads };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -261,8 +263,8 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   await app.register(paymentRoutes(services.payments, services.sandbox));
   await app.register(walletRoutes(services.wallets));
   await app.register(notificationRoutes(services.notifications));
-  const uploads = mountUploads(app, services.media, { uploadDir: config.media.uploadDir, publicUrl: config.publicUrl, log });
-  await app.register(mediaRoutes(services.media, uploads));
+  mountUploads(app, services.media, services.uploads, { uploadDir: config.media.uploadDir, publicUrl: config.publicUrl, log });
+  await app.register(mediaRoutes(services.media, services.uploads));
 
   await app.ready();
   return {

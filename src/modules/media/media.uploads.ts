@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
@@ -27,9 +27,36 @@ const header = (req: FastifyRequest, name: string): string | undefined => {
 /** What tus sends back for a refused request: an Error carrying tus's status and body. */
 const tusError = (status: number, body: string) => Object.assign(new Error(body.trim()), { status_code: status, body });
 
+/** Unfinished uploads are kept this long (tus Upload-Expires), then purged by maintenance. */
+export const UPLOAD_EXPIRY_MS = 7 * 24 * 3600 * 1000;
+
 export interface MediaUploads {
+  /** tus's file store, made on first use so a server that never takes an upload makes no directory. */
+  store(): FileStore;
   /** Removes an upload in progress (its temporary file), e.g. when its item is deleted. */
   discard(mediaId: string): Promise<void>;
+  /** Removes unfinished uploads older than UPLOAD_EXPIRY_MS; answers how many. */
+  purgeExpired(): Promise<number>;
+}
+
+export function createUploadStore(directory: string): MediaUploads {
+  let store: FileStore | undefined;
+  const get = () => {
+    if (!store) {
+      mkdirSync(directory, { recursive: true });
+      store = new FileStore({ directory, expirationPeriodInMilliseconds: UPLOAD_EXPIRY_MS });
+    }
+    return store;
+  };
+  return {
+    store: get,
+    async discard(mediaId) {
+      await get().remove(mediaId);
+    },
+    async purgeExpired() {
+      return existsSync(directory) ? get().deleteExpired() : 0;
+    },
+  };
 }
 
 /**
@@ -38,13 +65,11 @@ export interface MediaUploads {
  * and the media service decides who may upload what before tus sees a byte; tus then owns the
  * raw request and response (`reply.hijack()`).
  */
-export function mountUploads(app: FastifyInstance, media: MediaService, opts: { uploadDir: string; publicUrl: string; log: Logger }): MediaUploads {
+export function mountUploads(app: FastifyInstance, media: MediaService, uploads: MediaUploads, opts: { uploadDir: string; publicUrl: string; log: Logger }): void {
   let tus: TusServer | undefined;
-  // Made on first use, so a server that never takes an upload never creates the directory.
   const server = () => {
     if (tus) return tus;
-    mkdirSync(opts.uploadDir, { recursive: true });
-    const datastore = new FileStore({ directory: opts.uploadDir });
+    const datastore = uploads.store();
     tus = new TusServer({
       path: UPLOAD_PATH,
       datastore,
@@ -102,17 +127,12 @@ export function mountUploads(app: FastifyInstance, media: MediaService, opts: { 
         const { id } = req.params as { id: string };
         await media.continueUpload(req.actor, id);
         await handOver(req, reply);
-        if (req.method === 'DELETE' && (reply.raw.statusCode === 204 || reply.raw.statusCode === 404)) await media.uploadTerminated(id);
+        // Terminated, or its file is gone (expired): the creator may create the upload again.
+        if ((req.method === 'DELETE' && reply.raw.statusCode === 204) || reply.raw.statusCode === 404) await media.uploadTerminated(id);
       },
     });
     // CORS preflight and tus discovery carry no credentials.
     scope.options(UPLOAD_PATH, hide, handOver);
     scope.options(`${UPLOAD_PATH}/:id`, hide, handOver);
   });
-
-  return {
-    async discard(mediaId) {
-      await server().datastore.remove(mediaId);
-    },
-  };
 }
