@@ -82,8 +82,8 @@ export function createMediaRepository(db: Db) {
       return row;
     },
 
-    async softDelete(id: string): Promise<MediaItem | undefined> {
-      const [row] = await db.update(mediaItems).set({ deletedAt: sql`now()` }).where(and(eq(mediaItems.id, id), live)).returning();
+    async softDelete(id: string, tx: Executor = db): Promise<MediaItem | undefined> {
+      const [row] = await tx.update(mediaItems).set({ deletedAt: sql`now()` }).where(and(eq(mediaItems.id, id), live)).returning();
       return row;
     },
 

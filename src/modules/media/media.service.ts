@@ -9,6 +9,7 @@ import { AppError, notFound } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import type { JobQueue } from '../../core/jobs.ts';
 import type { Logger } from '../../core/logger.ts';
+import { publish } from '../../core/outbox.ts';
 import { decodeCursor, toPage, type Page, type PageQuery } from '../../core/pagination.ts';
 import type { Db, Executor } from '../../db/client.ts';
 import type { NotificationService } from '../notifications/index.ts';
@@ -175,7 +176,12 @@ export function createMediaService(deps: MediaServiceDeps) {
   }
 
   async function failItem(id: string, reason: string, tx?: Executor): Promise<MediaItem | undefined> {
-    return repo.update(id, { status: 'failed', failureReason: reason.slice(0, 2000) }, tx ? { tx } : {});
+    const fail = async (t: Executor) => {
+      const row = await repo.update(id, { status: 'failed', failureReason: reason.slice(0, 2000) }, { tx: t });
+      if (row) await publish(t, 'media.failed', { mediaId: id });
+      return row;
+    };
+    return tx ? fail(tx) : db.transaction(fail);
   }
 
   async function enqueueTranscode(id: string, attempt: number, delaySeconds = 0): Promise<void> {
@@ -322,7 +328,11 @@ export function createMediaService(deps: MediaServiceDeps) {
     /** Soft delete: the row stays (contents may name it), its stored objects and any upload go. */
     async remove(actor: Actor, id: string, hooks: { discardUpload?: (id: string) => Promise<void> } = {}): Promise<void> {
       await requireItem(actor, id, 'media.manage');
-      const row = await repo.softDelete(id);
+      const row = await db.transaction(async (tx) => {
+        const deleted = await repo.softDelete(id, tx);
+        if (deleted) await publish(tx, 'media.deleted', { mediaId: id });
+        return deleted;
+      });
       if (!row) throw notFound('Media item');
       if (row.uploadId && hooks.discardUpload) await hooks.discardUpload(id).catch(() => undefined);
       await removeObjects(id);
@@ -494,7 +504,10 @@ export function createMediaService(deps: MediaServiceDeps) {
             },
             { onlyIn: ['transcoding'], tx },
           );
-          if (row) await notifyOutcome(row, 'ready', tx);
+          if (row) {
+            await notifyOutcome(row, 'ready', tx);
+            await publish(tx, 'media.ready', { mediaId: row.id });
+          }
           return row;
         });
         // Deleted while it was being transcoded: take back what was just stored.
