@@ -83,6 +83,19 @@ describe('loadConfig', () => {
       PAYMENT_PROVIDER: 'stripe',
       STRIPE_SECRET_KEY: 'sk_live_51AbCdEf',
       STRIPE_WEBHOOK_SECRET: 'whsec_0123abcd',
+      STORAGE_DRIVER: 's3',
+      STORAGE_DIR: path.join(dataDir, 'media'),
+      S3_ENDPOINT: 'https://acct.r2.cloudflarestorage.com',
+      S3_REGION: 'weur',
+      S3_BUCKET: 'fanfare-media',
+      S3_ACCESS_KEY_ID: 'AKIA123',
+      S3_SECRET_ACCESS_KEY: 's3cr3t',
+      S3_FORCE_PATH_STYLE: 'yes',
+      UPLOAD_DIR: path.join(dataDir, 'tus'),
+      FFMPEG_PATH: '/opt/ffmpeg/bin/ffmpeg',
+      FFPROBE_PATH: '/opt/ffmpeg/bin/ffprobe',
+      MEDIA_TRANSCODE_TIMEOUT_SECONDS: '3600',
+      MEDIA_RETRY_DELAY_SECONDS: '5',
     });
     expect(config).toEqual({
       env: 'production',
@@ -100,6 +113,12 @@ describe('loadConfig', () => {
       mail: { driver: 'smtp', from: 'Shop <shop@example.com>', smtpUrl: 'smtps://user:pass@smtp.example.com:465' },
       authRateLimit: { max: 10, windowMs: 60000 },
       payments: { provider: 'stripe', stripe: { secretKey: 'sk_live_51AbCdEf', webhookSecret: 'whsec_0123abcd' } },
+      storage: {
+        driver: 's3',
+        dir: path.join(dataDir, 'media'),
+        s3: { endpoint: 'https://acct.r2.cloudflarestorage.com', region: 'weur', bucket: 'fanfare-media', accessKeyId: 'AKIA123', secretAccessKey: 's3cr3t', forcePathStyle: true },
+      },
+      media: { uploadDir: path.join(dataDir, 'tus'), ffmpegPath: '/opt/ffmpeg/bin/ffmpeg', ffprobePath: '/opt/ffmpeg/bin/ffprobe', transcodeTimeoutSeconds: 3600, retryDelaySeconds: 5 },
     });
   });
 
