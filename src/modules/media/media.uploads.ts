@@ -1,8 +1,10 @@
 import { existsSync, mkdirSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FileStore } from '@tus/file-store';
 import { Server as TusServer } from '@tus/server';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
 import { MediaError } from './media.ffmpeg.ts';
 import type { MediaService } from './media.service.ts';
@@ -126,9 +128,15 @@ export function mountUploads(app: FastifyInstance, media: MediaService, uploads:
       handler: async (req, reply) => {
         const { id } = req.params as { id: string };
         await media.continueUpload(req.actor, id);
+        // Its file is gone (expired, or lost): the creator may create the upload again. Settled
+        // before answering, so the client's next request sees it.
+        if (!(await stat(path.join(opts.uploadDir, id)).catch(() => null))) {
+          await media.uploadTerminated(id);
+          throw new AppError('not_found', 'This upload is gone (it expired or was terminated); create it again', { code: 'upload_gone' });
+        }
+        // Likewise a termination; tus's create truncates any file a failed termination left.
+        if (req.method === 'DELETE') await media.uploadTerminated(id);
         await handOver(req, reply);
-        // Terminated, or its file is gone (expired): the creator may create the upload again.
-        if ((req.method === 'DELETE' && reply.raw.statusCode === 204) || reply.raw.statusCode === 404) await media.uploadTerminated(id);
       },
     });
     // CORS preflight and tus discovery carry no credentials.
