@@ -536,6 +536,11 @@ describe('bad input names the field', () => {
     expect(errorPaths(noLength)).toEqual(['headers.upload-length']);
     const notUuid = await tusCreate(ctx, creator.token, 'nope', { 'upload-length': '10' });
     expect(notUuid.statusCode).toBe(404);
+    // tus keeps no Idempotency-Key (tus writes its own answers; HEAD is its way to retry).
+    const withKey = await tusCreate(ctx, creator.token, id, { 'upload-length': '5', 'idempotency-key': 'tus-key-1' });
+    expect(withKey.statusCode).toBe(422);
+    const { rows: keys } = await ctx.database.raw.query("select 1 from idempotency_keys where key = 'tus-key-1'");
+    expect(keys).toEqual([]);
     const noVersion = await ctx.req({ method: 'POST', url: '/v1/media/uploads', token: creator.token, headers: { 'upload-length': '10', 'upload-metadata': `mediaId ${b64(id)}` } });
     expect(noVersion.statusCode).toBe(412);
     // Nothing was created by the refused requests: the right one still goes through.

@@ -111,6 +111,11 @@ export function mountUploads(app: FastifyInstance, media: MediaService, uploads:
   void app.register(async (scope) => {
     // tus bodies are raw bytes that tus itself reads from the request stream.
     scope.addContentTypeParser('application/offset+octet-stream', (_req, _payload, done) => done(null));
+    // tus answers are written by tus, past Fastify's onSend, where a kept Idempotency-Key response
+    // would be stored; tus resumes with HEAD instead, so the header does not apply here.
+    scope.addHook('onRequest', async (req) => {
+      delete req.headers['idempotency-key'];
+    });
     const hide = { schema: { hide: true } };
 
     scope.post(UPLOAD_PATH, hide, async (req, reply) => {
