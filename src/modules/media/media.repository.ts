@@ -19,6 +19,13 @@ export interface MediaListFilter {
 const live = isNull(mediaItems.deletedAt);
 
 export function createMediaRepository(db: Db) {
+  // Playback reads the item on every start: prepared, one round trip by primary key.
+  const getStmt = db
+    .select()
+    .from(mediaItems)
+    .where(and(eq(mediaItems.id, sql.placeholder('id')), live))
+    .prepare('media_item_get');
+
   return {
     async insert(row: NewMediaItem, tx: Executor = db): Promise<MediaItem> {
       const [out] = await tx.insert(mediaItems).values(row).returning();
@@ -29,8 +36,8 @@ export function createMediaRepository(db: Db) {
      * One media item that is not deleted, with its status, storage keys, duration and owner
      * (creator and organization): what the content and playback modules read.
      */
-    async get(id: string, tx: Executor = db): Promise<MediaItem | undefined> {
-      const [row] = await tx.select().from(mediaItems).where(and(eq(mediaItems.id, id), live));
+    async get(id: string, tx?: Executor): Promise<MediaItem | undefined> {
+      const [row] = tx ? await tx.select().from(mediaItems).where(and(eq(mediaItems.id, id), live)) : await getStmt.execute({ id });
       return row;
     },
 
