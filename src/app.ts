@@ -39,6 +39,8 @@ import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
 import { createLmsClient, createLmsRepository, createLmsService, createSecretBox, lmsRoutes } from './modules/lms/index.ts';
 import { createPayplayRepository, createPayplayService, PLATFORM_KEY_PREFIX, payplayRoutes } from './modules/payplay/index.ts';
+import { createMediaRepository, createMediaService, createUploadStore, mediaRoutes, mountUploads } from './modules/media/index.ts';
+import { createStorage } from './modules/storage/index.ts';
 import {
   createOrganizationRepository,
   createOrganizationService,
@@ -179,6 +181,15 @@ export function createServices(config: Config, database: Database, log: Logger, 
       });
     }
   });
+  const storage = createStorage(config);
+  // The content and playback modules read items through `mediaRepo.get(id)` and bytes through `storage`.
+  const mediaRepo = createMediaRepository(db);
+  const uploads = createUploadStore(config.media.uploadDir);
+  const media = createMediaService({ db, repo: mediaRepo, access, storage, jobs, notifications, log, publicUrl: config.publicUrl, media: config.media });
+  jobs.register('media.transcode', async ({ mediaId }) => {
+    await media.transcode(mediaId);
+  });
+
   registerMailEvents(outbox, jobs, mail);
   jobs.register('ledger.release-holds', async () => {
     await ledger.releaseDueHolds(clock.now());
@@ -188,9 +199,11 @@ export function createServices(config: Config, database: Database, log: Logger, 
     await purgeRateLimits(db);
     await outbox.purgeDispatched();
     await identityRepo.purgeExpired();
+    await media.requeuePending();
+    await uploads.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, sales, payouts, invoices, notifications, lms, payplay, clock };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, sales, payouts, invoices, notifications, lms, payplay, clock, storage, mediaRepo, media, uploads };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -293,7 +306,21 @@ export async function buildApp({ config, database, logger, ...opts }: BuildOptio
   app.get('/health', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get(
     '/ready',
-    { schema: { tags: ['platform'], summary: 'Database reachable and migrations current', response: { 200: z.object({ status: z.literal('ready'), engine: z.string(), migrations: z.object({ applied: z.number(), expected: z.number() }) }) } } },
+    {
+      schema: {
+        tags: ['platform'],
+        summary: 'Database reachable and migrations current; says whether media is transcoded here',
+        response: {
+          200: z.object({
+            status: z.literal('ready'),
+            engine: z.string(),
+            migrations: z.object({ applied: z.number(), expected: z.number() }),
+            // Not a readiness condition: without ffmpeg the server runs and keeps uploads untranscoded.
+            media: z.object({ transcoding: z.boolean(), detail: z.string().nullable() }),
+          }),
+        },
+      },
+    },
     async (_req, reply) => {
       let status;
       try {
@@ -302,7 +329,13 @@ export async function buildApp({ config, database, logger, ...opts }: BuildOptio
         throw new AppError('unavailable', 'The database is not reachable');
       }
       if (!status.current) throw new AppError('unavailable', `Migrations are not current (${status.applied} of ${status.expected} applied)`);
-      return reply.send({ status: 'ready' as const, engine: database.engine, migrations: { applied: status.applied, expected: status.expected } });
+      const tools = await services.media.tools();
+      return reply.send({
+        status: 'ready' as const,
+        engine: database.engine,
+        migrations: { applied: status.applied, expected: status.expected },
+        media: { transcoding: tools.available, detail: tools.reason },
+      });
     },
   );
   app.get('/', { schema: { hide: true } }, async (_req, reply) =>
@@ -329,6 +362,8 @@ export async function buildApp({ config, database, logger, ...opts }: BuildOptio
   await app.register(notificationRoutes(services.notifications));
   await app.register(lmsRoutes(services.lms));
   await app.register(payplayRoutes(services.payplay));
+  mountUploads(app, services.media, services.uploads, { uploadDir: config.media.uploadDir, publicUrl: config.publicUrl, log });
+  await app.register(mediaRoutes(services.media, services.uploads));
 
   await app.ready();
   return {

@@ -93,6 +93,19 @@ describe('loadConfig', () => {
       PAYPLAY_CONSENT_TTL_SECONDS: '600',
       PAYPLAY_TICK_INTERVAL_MS: '2000',
       PAYPLAY_TICK_BATCH: '500',
+      STORAGE_DRIVER: 's3',
+      STORAGE_DIR: path.join(dataDir, 'media'),
+      S3_ENDPOINT: 'https://acct.r2.cloudflarestorage.com',
+      S3_REGION: 'weur',
+      S3_BUCKET: 'fanfare-media',
+      S3_ACCESS_KEY_ID: 'AKIA123',
+      S3_SECRET_ACCESS_KEY: 's3cr3t',
+      S3_FORCE_PATH_STYLE: 'yes',
+      UPLOAD_DIR: path.join(dataDir, 'tus'),
+      FFMPEG_PATH: '/opt/ffmpeg/bin/ffmpeg',
+      FFPROBE_PATH: '/opt/ffmpeg/bin/ffprobe',
+      MEDIA_TRANSCODE_TIMEOUT_SECONDS: '3600',
+      MEDIA_RETRY_DELAY_SECONDS: '5',
     });
     expect(config).toEqual({
       env: 'production',
@@ -114,6 +127,12 @@ describe('loadConfig', () => {
       payplay: { commissionBps: 1500, idleSeconds: 90, consentTtlSeconds: 600, tickIntervalMs: 2000, tickBatch: 500 },
       payments: { provider: 'stripe', stripe: { secretKey: 'sk_live_51AbCdEf', webhookSecret: 'whsec_0123abcd' } },
       money: { payoutMinimum: 2000, escrowDays: 14 },
+      storage: {
+        driver: 's3',
+        dir: path.join(dataDir, 'media'),
+        s3: { endpoint: 'https://acct.r2.cloudflarestorage.com', region: 'weur', bucket: 'fanfare-media', accessKeyId: 'AKIA123', secretAccessKey: 's3cr3t', forcePathStyle: true },
+      },
+      media: { uploadDir: path.join(dataDir, 'tus'), ffmpegPath: '/opt/ffmpeg/bin/ffmpeg', ffprobePath: '/opt/ffmpeg/bin/ffprobe', transcodeTimeoutSeconds: 3600, retryDelaySeconds: 5 },
     });
   });
 

@@ -80,6 +80,22 @@ const envSchema = z.object({
   PAYPLAY_CONSENT_TTL_SECONDS: z.coerce.number().int().min(60).max(30 * 86_400).default(3600),
   PAYPLAY_TICK_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   PAYPLAY_TICK_BATCH: z.coerce.number().int().min(1).max(20_000).default(2000),
+  STORAGE_DRIVER: z.enum(['disk', 's3']).default('disk'),
+  STORAGE_DIR: z.string().min(1).optional(),
+  S3_ENDPOINT: z.url().optional(),
+  S3_REGION: z.string().min(1).default('auto'),
+  S3_BUCKET: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be a bucket name (3 to 63 lowercase letters, digits, dots and hyphens)')
+    .optional(),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  UPLOAD_DIR: z.string().min(1).optional(),
+  FFMPEG_PATH: z.string().min(1).default('ffmpeg'),
+  FFPROBE_PATH: z.string().min(1).default('ffprobe'),
+  MEDIA_TRANSCODE_TIMEOUT_SECONDS: z.coerce.number().int().min(10).max(86_400).default(6 * 3600),
+  MEDIA_RETRY_DELAY_SECONDS: z.coerce.number().int().min(0).max(86_400).default(60),
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
   LMS_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
@@ -116,6 +132,28 @@ export interface Config {
     readonly tickIntervalMs: number;
     readonly tickBatch: number;
   };
+  /** `s3` is present when the driver is `s3` (bucket and credentials then required). */
+  readonly storage: {
+    readonly driver: 'disk' | 's3';
+    readonly dir: string;
+    readonly s3?: {
+      readonly endpoint?: string;
+      readonly region: string;
+      readonly bucket: string;
+      readonly accessKeyId: string;
+      readonly secretAccessKey: string;
+      readonly forcePathStyle: boolean;
+    };
+  };
+  readonly media: {
+    /** Where tus keeps uploads in progress (always local disk). */
+    readonly uploadDir: string;
+    readonly ffmpegPath: string;
+    readonly ffprobePath: string;
+    readonly transcodeTimeoutSeconds: number;
+    /** Wait before the one retry of a failed transcode. */
+    readonly retryDelaySeconds: number;
+  };
   /** `stripe` is present when both Stripe secrets are set (always with provider `stripe`). */
   readonly payments: {
     readonly provider: 'sandbox' | 'stripe';
@@ -144,6 +182,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (v.PAYMENT_PROVIDER === 'stripe') {
     if (!cleaned.STRIPE_SECRET_KEY) problems.push('STRIPE_SECRET_KEY: required when PAYMENT_PROVIDER=stripe');
     if (!cleaned.STRIPE_WEBHOOK_SECRET) problems.push('STRIPE_WEBHOOK_SECRET: required when PAYMENT_PROVIDER=stripe');
+  }
+  if (v.STORAGE_DRIVER === 's3') {
+    for (const name of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
+      if (!cleaned[name]) problems.push(`${name}: required when STORAGE_DRIVER=s3`);
+    }
   }
   if (v.NODE_ENV === 'production' && !cleaned.AUTH_SECRET) problems.push('AUTH_SECRET: required in production');
   if (v.WORKER_IN_PROCESS === false && !cleaned.DATABASE_URL) {
@@ -178,6 +221,29 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       consentTtlSeconds: e.PAYPLAY_CONSENT_TTL_SECONDS,
       tickIntervalMs: e.PAYPLAY_TICK_INTERVAL_MS,
       tickBatch: e.PAYPLAY_TICK_BATCH,
+    },
+    storage: {
+      driver: e.STORAGE_DRIVER,
+      dir: path.resolve(e.STORAGE_DIR ?? path.join(dataDir, 'storage')),
+      ...(e.STORAGE_DRIVER === 's3'
+        ? {
+            s3: {
+              ...(e.S3_ENDPOINT ? { endpoint: e.S3_ENDPOINT } : {}),
+              region: e.S3_REGION,
+              bucket: e.S3_BUCKET!,
+              accessKeyId: e.S3_ACCESS_KEY_ID!,
+              secretAccessKey: e.S3_SECRET_ACCESS_KEY!,
+              forcePathStyle: e.S3_FORCE_PATH_STYLE,
+            },
+          }
+        : {}),
+    },
+    media: {
+      uploadDir: path.resolve(e.UPLOAD_DIR ?? path.join(dataDir, 'uploads')),
+      ffmpegPath: e.FFMPEG_PATH,
+      ffprobePath: e.FFPROBE_PATH,
+      transcodeTimeoutSeconds: e.MEDIA_TRANSCODE_TIMEOUT_SECONDS,
+      retryDelaySeconds: e.MEDIA_RETRY_DELAY_SECONDS,
     },
     payments: {
       provider: e.PAYMENT_PROVIDER,

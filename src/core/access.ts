@@ -29,6 +29,8 @@ export const orgPermissions = {
   'platforms.manage': ['owner', 'admin'],
   'platforms.read': ['owner', 'admin', 'manager'],
   'earnings.read': ['owner', 'admin'],
+  'media.read': ['owner', 'admin', 'manager', 'creator'],
+  'media.manage': ['owner', 'admin', 'manager', 'creator'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 export type OrgPermission = keyof typeof orgPermissions;
 export const orgPermissionNames = Object.keys(orgPermissions) as OrgPermission[];

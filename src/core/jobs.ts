@@ -18,9 +18,11 @@ export interface JobMap {
   'payouts.send': { payoutId: string };
   'payplay.tick': Record<string, never>;
   'payplay.settlement': { day?: string };
+  /** Probe and transcode one uploaded media item to HLS; `attempt` 2 is the one retry. */
+  'media.transcode': { mediaId: string; attempt: number };
 }
 export type JobName = keyof JobMap;
-export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'lms.sync', 'payouts.send', 'payplay.tick', 'payplay.settlement'];
+export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'lms.sync', 'payouts.send', 'payplay.tick', 'payplay.settlement', 'media.transcode'];
 
 export type JobHandler<N extends JobName> = (data: JobMap[N], meta: { id: string; retryCount: number }) => Promise<void>;
 
@@ -29,6 +31,8 @@ export interface SendOptions {
   key?: string;
   startAfter?: Date | number;
   retryLimit?: number;
+  /** How long a running job may take before pg-boss takes it back (default 15 minutes). */
+  expireInSeconds?: number;
 }
 
 export class JobQueue {
@@ -79,6 +83,7 @@ export class JobQueue {
       singletonKey: opts.key ?? newId(),
       ...(opts.startAfter ? { startAfter: opts.startAfter instanceof Date ? opts.startAfter : new Date(opts.startAfter) } : {}),
       ...(opts.retryLimit !== undefined ? { retryLimit: opts.retryLimit } : {}),
+      ...(opts.expireInSeconds !== undefined ? { expireInSeconds: opts.expireInSeconds } : {}),
     });
   }
 

@@ -19,6 +19,12 @@ export interface EventMap {
   'payout.approved': { payoutId: string };
   'payout.completed': { payoutId: string };
   'payout.failed': { payoutId: string };
+  /** A media item's HLS renditions are stored (content can be published with it). */
+  'media.ready': { mediaId: string };
+  /** A media item's upload or transcode failed for good. */
+  'media.failed': { mediaId: string };
+  /** A media item was deleted and its stored objects removed. */
+  'media.deleted': { mediaId: string };
 }
 export type EventTopic = keyof EventMap;
 

@@ -38,6 +38,11 @@ export interface Storage {
    * store has no URL of its own and Fanfare serves the bytes itself (disk).
    */
   presignGet(key: string, ttlSeconds: number): Promise<string | null>;
+  /**
+   * The object's path on this machine when the store keeps it as a local file (disk), so ffmpeg
+   * can read it in place instead of a copy; null otherwise. Optional: stores without files omit it.
+   */
+  localPath?(key: string): string | null;
 }
 
 const KEY = /^[A-Za-z0-9][A-Za-z0-9._-]*(\/[A-Za-z0-9][A-Za-z0-9._-]*)*$/;
@@ -124,6 +129,9 @@ export function createDiskStorage(root: string): Storage {
     },
     presignGet() {
       return Promise.resolve(null);
+    },
+    localPath(key) {
+      return fileOf(key);
     },
   };
 }
