@@ -12,3 +12,4 @@ export * from '../modules/payments/payments.schema.ts';
 export * from '../modules/payouts/payouts.schema.ts';
 export * from '../modules/notifications/notifications.schema.ts';
 export * from '../modules/media/media.schema.ts';
+export * from '../modules/content/content.schema.ts';
