@@ -32,6 +32,9 @@ import { createMailRepository, createMailService, LocalMailboxTransport, mailRou
 import { createLedgerRepository, createLedgerService } from './modules/ledger/index.ts';
 import { createPaymentRepository, createPaymentService, createStripeProvider, paymentRoutes, SandboxProvider } from './modules/payments/index.ts';
 import { createWalletRepository, createWalletService, walletRoutes } from './modules/wallets/index.ts';
+import path from 'node:path';
+import { contentRoutes, createContentRepository, createContentService, createPlaybackService, createPurchaseService } from './modules/content/index.ts';
+import { createDiskStorage } from './modules/storage/index.ts';
 import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
@@ -77,6 +80,20 @@ export function createServices(config: Config, database: Database, log: Logger) 
   const payments = createPaymentService({ db, repo: createPaymentRepository(db), ledger, provider, access, log });
   const wallets = createWalletService({ db, repo: createWalletRepository(db), ledger, payments, access, jobs, outbox, log });
 
+  // Until the media branch's storage factory lands: the local disk under DATA_DIR.
+  const storage = createDiskStorage(path.join(config.dataDir, 'storage'));
+  const contentRepo = createContentRepository(database);
+  const content = createContentService({ db, repo: contentRepo, access });
+  const purchases = createPurchaseService({ db, repo: contentRepo, access, ledger, payments, notifications, jobs, log, config: config.content });
+  const playback = createPlaybackService({
+    repo: contentRepo,
+    access,
+    storage,
+    secret: config.authSecret,
+    publicUrl: config.publicUrl,
+    ttlSeconds: config.content.playbackUrlTtlSeconds,
+  });
+
   // Pay as Play's low-balance alert: once, when a debit crosses the user's threshold.
   outbox.subscribe('wallet.debited', 'notifications.low-balance', async ({ payload }) => {
     const wallet = await ledgerRepo.wallet(payload.walletId);
@@ -104,7 +121,7 @@ export function createServices(config: Config, database: Database, log: Logger) 
     await identityRepo.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, notifications, storage, contentRepo, content, purchases, playback };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -230,6 +247,7 @@ export async function buildApp({ config, database, logger }: BuildOptions): Prom
   await app.register(paymentRoutes(services.payments, services.sandbox));
   await app.register(walletRoutes(services.wallets));
   await app.register(notificationRoutes(services.notifications));
+  await app.register(contentRoutes(services.content, services.purchases, services.playback));
 
   await app.ready();
   return {

@@ -44,6 +44,9 @@ const envSchema = z.object({
     .optional(),
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
+  PLATFORM_FEE_BPS: z.coerce.number().int().min(0).max(10000).default(1000),
+  PLAYBACK_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(86400).default(300),
+  CHECKOUT_EXPIRY_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -63,6 +66,8 @@ export interface Config {
   readonly seedDemoData: boolean;
   readonly mail: { readonly driver: 'local' | 'smtp'; readonly from: string; readonly smtpUrl?: string };
   readonly authRateLimit: { readonly max: number; readonly windowMs: number };
+  /** Creator content: the default platform fee, signed playback URL lifetime, unpaid checkout lifetime. */
+  readonly content: { readonly platformFeeBps: number; readonly playbackUrlTtlSeconds: number; readonly checkoutExpiryHours: number };
   /** `stripe` is present when both Stripe secrets are set (always with provider `stripe`). */
   readonly payments: {
     readonly provider: 'sandbox' | 'stripe';
@@ -116,6 +121,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     seedDemoData: e.SEED_DEMO_DATA,
     mail: { driver: e.MAIL_DRIVER, from: e.MAIL_FROM, ...(e.SMTP_URL ? { smtpUrl: e.SMTP_URL } : {}) },
     authRateLimit: { max: e.AUTH_RATE_LIMIT_MAX, windowMs: e.AUTH_RATE_LIMIT_WINDOW_MS },
+    content: { platformFeeBps: e.PLATFORM_FEE_BPS, playbackUrlTtlSeconds: e.PLAYBACK_URL_TTL_SECONDS, checkoutExpiryHours: e.CHECKOUT_EXPIRY_HOURS },
     payments: {
       provider: e.PAYMENT_PROVIDER,
       ...(e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET } } : {}),

@@ -157,6 +157,7 @@ async function startWorker(services: Services): Promise<void> {
   await services.jobs.start();
   await services.jobs.schedule('maintenance.cleanup', '17 * * * *', {});
   await services.jobs.schedule('ledger.release-holds', '* * * * *', {});
+  await services.jobs.schedule('content.expire-checkouts', '*/15 * * * *', {});
   await services.jobs.work();
   services.outbox.start();
 }

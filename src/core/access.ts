@@ -17,6 +17,11 @@ export const orgPermissions = {
   'clients.manage': ['owner', 'admin', 'manager'],
   'apikeys.manage': ['owner', 'admin'],
   'audit.read': ['owner', 'admin'],
+  'content.read': ['owner', 'admin', 'manager', 'creator'],
+  'content.manage': ['owner', 'admin', 'manager', 'creator'],
+  'settings.manage': ['owner', 'admin'],
+  'sales.read': ['owner', 'admin', 'manager'],
+  'sales.manage': ['owner', 'admin'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 export type OrgPermission = keyof typeof orgPermissions;
 export const orgPermissionNames = Object.keys(orgPermissions) as OrgPermission[];

@@ -14,9 +14,10 @@ export interface JobMap {
   'ledger.release-holds': Record<string, never>;
   'payments.sandbox-deliver': { eventId: string };
   'wallets.auto-topup': { walletId: string };
+  'content.expire-checkouts': Record<string, never>;
 }
 export type JobName = keyof JobMap;
-export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup'];
+export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'content.expire-checkouts'];
 
 export type JobHandler<N extends JobName> = (data: JobMap[N], meta: { id: string; retryCount: number }) => Promise<void>;
 
