@@ -98,7 +98,7 @@ export interface AccessRow {
   expires_at: Date | null;
 }
 
-const PROGRESS_SQL = `with a as (
+export const PROGRESS_SQL = `with a as (
   select c.id, c.content_type, g.reason from content c left join lateral ${grantsLateral('$2')} g on true where c.id = $1 and c.deleted_at is null
 ), up as (
   insert into video_playback (id, user_id, content_id, position_seconds, duration_seconds, completed)
@@ -118,7 +118,7 @@ export interface ProgressRow {
   updated_at: Date | null;
 }
 
-const VIEW_SQL = `with v as (insert into content_views (content_id, user_id, day) values ($1, $2, current_date) on conflict do nothing returning 1)
+export const VIEW_SQL = `with v as (insert into content_views (content_id, user_id, day) values ($1, $2, current_date) on conflict do nothing returning 1)
 update content set view_count = view_count + 1 where id = $1 and exists (select 1 from v)`;
 
 const CONTINUE_SQL = `select vp.content_id, vp.position_seconds, vp.duration_seconds, vp.updated_at, c.title, c.slug, c.content_type, c.thumbnail_url, m.thumbnail_key, g.reason

@@ -2,6 +2,8 @@ export {
   createContentRepository,
   grantSources,
   ACCESS_SQL,
+  PROGRESS_SQL,
+  VIEW_SQL,
   type ContentRepository,
   type Content,
   type Purchase,
