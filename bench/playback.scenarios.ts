@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { newId } from '../src/core/ids.ts';
-import { ACCESS_SQL, PROGRESS_SQL, VIEW_SQL } from '../src/modules/content/index.ts';
+import { AUTHORIZE_SQL, PROGRESS_SQL } from '../src/modules/content/index.ts';
 import type { BenchContext, HttpScenario } from './scenarios.ts';
 
 /**
@@ -75,16 +75,15 @@ export const playbackScenarios: HttpScenario[] = [
     name: 'playback-authorize-raw',
     baseline: null,
     measures:
-      'Baseline: a hand-written POST playback route on the bare Fastify: bearer token looked up in sessions (one query), the same access-decision and view statements as named prepared statements on node-postgres, HMAC-signed URL',
+      'Baseline: a hand-written POST playback route on the bare Fastify: bearer token looked up in sessions (one query), the same authorize statement (access decision and view count) as a named prepared statement on node-postgres, HMAC-signed URL',
     bareRoutes(bare: FastifyInstance, ctx: BenchContext) {
       const named = namedOf(ctx);
       const key = createHmac('sha256', ctx.config.authSecret).update('fanfare-playback-urls-v1').digest();
       bare.post<{ Params: { id: string } }>('/raw/content/:id/playback', async (req, reply) => {
         const userId = await rawUser(named, req, reply);
         if (!userId) return reply;
-        const row = (await named<{ reason: string | null; media_item_id: string; hls_master_playlist_key: string }>('bench_raw_access', ACCESS_SQL, [req.params.id, userId]))[0];
+        const row = (await named<{ reason: string | null; media_item_id: string; hls_master_playlist_key: string }>('bench_raw_authorize', AUTHORIZE_SQL, [req.params.id, userId]))[0];
         if (!row?.reason) return reply.status(403).send({ error: 'no access' });
-        await named('bench_raw_view', VIEW_SQL, [req.params.id, userId]);
         const exp = Math.floor(Date.now() / 1000) + 300;
         const e = Buffer.alloc(4);
         e.writeUInt32BE(exp);

@@ -118,8 +118,16 @@ export interface ProgressRow {
   updated_at: Date | null;
 }
 
-export const VIEW_SQL = `with v as (insert into content_views (content_id, user_id, day) values ($1, $2, current_date) on conflict do nothing returning 1)
-update content set view_count = view_count + 1 where id = $1 and exists (select 1 from v)`;
+/**
+ * Playback authorize in one round trip: the access decision, and when it grants access the day's
+ * view (one per viewer per content per day) counted on the content and stamped on the grant.
+ */
+export const AUTHORIZE_SQL = `with d as (${ACCESS_SQL}),
+v as (insert into content_views (content_id, user_id, day) select d.id, $2::uuid, current_date from d where d.reason is not null
+      on conflict do nothing returning content_id),
+n as (update content set view_count = view_count + 1 where id in (select content_id from v) returning id),
+l as (update content_access set last_accessed_at = now() where content_id in (select content_id from v) and user_id = $2::uuid returning id)
+select d.* from d`;
 
 const CONTINUE_SQL = `select vp.content_id, vp.position_seconds, vp.duration_seconds, vp.updated_at, c.title, c.slug, c.content_type, c.thumbnail_url, m.thumbnail_key, g.reason
 from video_playback vp
@@ -204,8 +212,8 @@ export function createContentRepository(database: Database) {
         ])
       )[0];
     },
-    async countView(contentId: string, userId: string): Promise<void> {
-      await named('content_count_view', VIEW_SQL, [contentId, userId]);
+    async authorize(contentId: string, userId: string): Promise<AccessRow | undefined> {
+      return (await named<AccessRow>('content_authorize', AUTHORIZE_SQL, [contentId, userId]))[0];
     },
     async continueWatching(userId: string, limit: number, before?: Date): Promise<ContinueRow[]> {
       return named<ContinueRow>('content_continue_watching', CONTINUE_SQL, [userId, limit, before ?? null]);

@@ -137,6 +137,8 @@ const settingsBody = z
     aboutContent: z.string().max(100_000).nullable(),
     emailFromName: z.string().max(255).nullable(),
     timezone: z.string().min(1).max(50),
+    /** The platform's own Stripe account (operators, platform settings only; never shown publicly). */
+    stripeAccountId: z.string().regex(/^acct_\w{1,250}$/, 'a Stripe account id (acct_…)').nullable(),
   })
   .partial()
   .strict();

@@ -60,6 +60,7 @@ export type SettingsInput = Partial<
     | 'aboutContent'
     | 'emailFromName'
     | 'timezone'
+    | 'stripeAccountId'
   >
 >;
 
@@ -485,6 +486,9 @@ export function createContentService(deps: { db: Db; repo: ContentRepository; ac
     ): Promise<Settings> {
       if (organizationId) await access.requireOrg(actor, organizationId, 'settings.manage');
       else access.requirePlatformAdmin(actor);
+      if (organizationId && input.stripeAccountId !== undefined) {
+        throw new AppError('bad_request', 'Only the platform settings hold a Stripe account', field('body.stripeAccountId', 'platform settings only'));
+      }
       if (input.timezone !== undefined && !isTimezone(input.timezone))
         {throw new AppError(
           'bad_request',

@@ -3,7 +3,7 @@ export {
   grantSources,
   ACCESS_SQL,
   PROGRESS_SQL,
-  VIEW_SQL,
+  AUTHORIZE_SQL,
   type ContentRepository,
   type Content,
   type Purchase,

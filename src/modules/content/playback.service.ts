@@ -141,14 +141,14 @@ export function createPlaybackService(deps: {
 
     async authorize(actor: Actor, contentId: string): Promise<PlaybackGrant> {
       const user = access.requireUser(actor);
-      const d = await service.decide(contentId, user.userId);
+      const found = await repo.authorize(contentId, user.userId);
+      const d: AccessDecision | null = found ? { allowed: found.reason !== null, reason: found.reason, expiresAt: found.expires_at, row: found } : null;
       if (!d?.allowed) throw service.refusal(d);
       const row = d.row;
       if (row.content_type === 'written')
         {throw new AppError('unprocessable', 'Written content has nothing to play', { code: 'not_playable' });}
       if (row.media_status !== 'ready' || !row.hls_master_playlist_key)
         {throw new AppError('conflict', 'The media is not ready to play yet', { code: 'media_not_ready' });}
-      await repo.countView(contentId, user.userId);
       const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
       const prefix = prefixOf(row.hls_master_playlist_key);
       const token = sign({ contentId, mediaId: row.media_item_id!, userId: user.userId, prefix, exp });
