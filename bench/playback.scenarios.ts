@@ -44,7 +44,7 @@ function playbackFixture(ctx: BenchContext): Promise<Fixture> {
   return fixture;
 }
 
-const SESSION_SQL = `select s.user_id from sessions s join users u on u.id = s.user_id
+const SESSION_SQL = `select s.id, s.user_id from sessions s join users u on u.id = s.user_id
   where s.token = $1 and s.expires_at > now() and u.status = 'active' and u.deleted_at is null`;
 
 type Named = <T>(name: string, text: string, values: unknown[]) => Promise<T[]>;
@@ -57,15 +57,15 @@ function namedOf(ctx: BenchContext): Named {
 }
 
 /** The bearer token's user, one query; null answers 401. */
-async function rawUser(named: Named, req: FastifyRequest, reply: FastifyReply): Promise<string | null> {
+async function rawUser(named: Named, req: FastifyRequest, reply: FastifyReply): Promise<{ id: string; user_id: string } | null> {
   const h = req.headers.authorization;
   const token = h?.startsWith('Bearer ') ? h.slice(7) : null;
-  const row = token ? (await named<{ user_id: string }>('bench_raw_session', SESSION_SQL, [token]))[0] : undefined;
+  const row = token ? (await named<{ id: string; user_id: string }>('bench_raw_session', SESSION_SQL, [token]))[0] : undefined;
   if (!row) {
     await reply.status(401).send({ error: 'unauthenticated' });
     return null;
   }
-  return row.user_id;
+  return row;
 }
 
 const uuidBytes = (u: string) => Buffer.from(u.replace(/-/g, ''), 'hex');
@@ -80,9 +80,18 @@ export const playbackScenarios: HttpScenario[] = [
       const named = namedOf(ctx);
       const key = createHmac('sha256', ctx.config.authSecret).update('fanfare-playback-urls-v1').digest();
       bare.post<{ Params: { id: string } }>('/raw/content/:id/playback', async (req, reply) => {
-        const userId = await rawUser(named, req, reply);
-        if (!userId) return reply;
-        const row = (await named<{ reason: string | null; media_item_id: string; hls_master_playlist_key: string }>('bench_raw_authorize', AUTHORIZE_SQL, [req.params.id, userId]))[0];
+        const session = await rawUser(named, req, reply);
+        if (!session) return reply;
+        const userId = session.user_id;
+        const row = (await named<{ reason: string | null; media_item_id: string; hls_master_playlist_key: string }>('bench_raw_authorize', AUTHORIZE_SQL, [
+            req.params.id,
+            userId,
+            newId(),
+            session.id,
+            req.ip,
+            req.headers['user-agent'] ?? null,
+            req.headers.referer ?? null,
+          ]))[0];
         if (!row?.reason) return reply.status(403).send({ error: 'no access' });
         const exp = Math.floor(Date.now() / 1000) + 300;
         const e = Buffer.alloc(4);
@@ -114,8 +123,9 @@ export const playbackScenarios: HttpScenario[] = [
     bareRoutes(bare: FastifyInstance, ctx: BenchContext) {
       const named = namedOf(ctx);
       bare.put<{ Params: { id: string }; Body: { positionSeconds: number; durationSeconds: number } }>('/raw/content/:id/progress', async (req, reply) => {
-        const userId = await rawUser(named, req, reply);
-        if (!userId) return reply;
+        const session = await rawUser(named, req, reply);
+        if (!session) return reply;
+        const userId = session.user_id;
         const { positionSeconds, durationSeconds } = req.body;
         if (!Number.isInteger(positionSeconds) || !Number.isInteger(durationSeconds) || positionSeconds < 0 || positionSeconds > durationSeconds) {
           return reply.status(400).send({ error: 'bad position' });

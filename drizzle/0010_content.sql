@@ -89,6 +89,18 @@ CREATE TABLE "creator_fee_rates" (
 	CONSTRAINT "creator_fee_rates_range" CHECK ("creator_fee_rates"."platform_fee_bps" >= 0 and "creator_fee_rates"."platform_fee_bps" <= 10000)
 );
 --> statement-breakpoint
+CREATE TABLE "events" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"user_id" uuid,
+	"session_id" varchar(255),
+	"event_type" varchar(100) NOT NULL,
+	"event_data" jsonb DEFAULT '{}'::jsonb NOT NULL,
+	"ip_address" varchar(45),
+	"user_agent" text,
+	"referrer" text,
+	"created_at" timestamp with time zone DEFAULT now() NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "platform_settings" (
 	"id" uuid PRIMARY KEY NOT NULL,
 	"organization_id" uuid,
@@ -172,6 +184,7 @@ ALTER TABLE "content_views" ADD CONSTRAINT "content_views_content_id_content_id_
 ALTER TABLE "content_views" ADD CONSTRAINT "content_views_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "creator_fee_rates" ADD CONSTRAINT "creator_fee_rates_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "creator_fee_rates" ADD CONSTRAINT "creator_fee_rates_set_by_users_id_fk" FOREIGN KEY ("set_by") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
+ALTER TABLE "events" ADD CONSTRAINT "events_user_id_users_id_fk" FOREIGN KEY ("user_id") REFERENCES "public"."users"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "platform_settings" ADD CONSTRAINT "platform_settings_organization_id_organizations_id_fk" FOREIGN KEY ("organization_id") REFERENCES "public"."organizations"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "purchases" ADD CONSTRAINT "purchases_customer_id_users_id_fk" FOREIGN KEY ("customer_id") REFERENCES "public"."users"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "purchases" ADD CONSTRAINT "purchases_content_id_content_id_fk" FOREIGN KEY ("content_id") REFERENCES "public"."content"("id") ON DELETE restrict ON UPDATE no action;--> statement-breakpoint
@@ -200,6 +213,9 @@ CREATE INDEX "idx_content_access_expires_at" ON "content_access" USING btree ("e
 CREATE INDEX "idx_series_creator_id" ON "content_series" USING btree ("creator_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "content_series_org_slug_unique" ON "content_series" USING btree ("organization_id","slug") WHERE "content_series"."organization_id" is not null and "content_series"."deleted_at" is null;--> statement-breakpoint
 CREATE UNIQUE INDEX "content_series_personal_slug_unique" ON "content_series" USING btree ("creator_id","slug") WHERE "content_series"."organization_id" is null and "content_series"."deleted_at" is null;--> statement-breakpoint
+CREATE INDEX "idx_events_user_id" ON "events" USING btree ("user_id");--> statement-breakpoint
+CREATE INDEX "idx_events_type" ON "events" USING btree ("event_type","created_at");--> statement-breakpoint
+CREATE INDEX "idx_events_created_at" ON "events" USING btree ("created_at");--> statement-breakpoint
 CREATE UNIQUE INDEX "platform_settings_org_unique" ON "platform_settings" USING btree ("organization_id");--> statement-breakpoint
 CREATE UNIQUE INDEX "platform_settings_platform_singleton" ON "platform_settings" USING btree ((true)) WHERE "platform_settings"."organization_id" is null;--> statement-breakpoint
 CREATE INDEX "idx_purchases_customer_id" ON "purchases" USING btree ("customer_id","id");--> statement-breakpoint

@@ -1,12 +1,14 @@
 import { and, desc, eq, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database, Db, Executor } from '../../db/client.ts';
 import { rowsOf } from '../../db/client.ts';
+import { newId } from '../../core/ids.ts';
 import { mediaItems } from '../media/media.schema.ts';
 import {
   content,
   contentAccess,
   contentSeries,
   creatorFeeRates,
+  events,
   platformSettings,
   purchases,
   videoPlayback,
@@ -81,6 +83,14 @@ left join media_items m on m.id = c.media_item_id and m.deleted_at is null
 left join lateral ${grantsLateral('$2')} g on true
 where c.id = $1 and c.deleted_at is null`;
 
+/** Who viewed, for the analytics event of a first view of the day. */
+export interface ViewMeta {
+  sessionId: string | null;
+  ip: string | null;
+  userAgent: string | null;
+  referrer: string | null;
+}
+
 export interface AccessRow {
   id: string;
   creator_id: string;
@@ -126,7 +136,9 @@ export const AUTHORIZE_SQL = `with d as (${ACCESS_SQL}),
 v as (insert into content_views (content_id, user_id, day) select d.id, $2::uuid, current_date from d where d.reason is not null
       on conflict do nothing returning content_id),
 n as (update content set view_count = view_count + 1 where id in (select content_id from v) returning id),
-l as (update content_access set last_accessed_at = now() where content_id in (select content_id from v) and user_id = $2::uuid returning id)
+l as (update content_access set last_accessed_at = now() where content_id in (select content_id from v) and user_id = $2::uuid returning id),
+e as (insert into events (id, user_id, session_id, event_type, event_data, ip_address, user_agent, referrer)
+      select $3::uuid, $2::uuid, $4, 'content_view', jsonb_build_object('contentId', v.content_id), $5, $6, $7 from v returning id)
 select d.* from d`;
 
 const CONTINUE_SQL = `select vp.content_id, vp.position_seconds, vp.duration_seconds, vp.updated_at, c.title, c.slug, c.content_type, c.thumbnail_url, m.thumbnail_key, g.reason
@@ -212,8 +224,11 @@ export function createContentRepository(database: Database) {
         ])
       )[0];
     },
-    async authorize(contentId: string, userId: string): Promise<AccessRow | undefined> {
-      return (await named<AccessRow>('content_authorize', AUTHORIZE_SQL, [contentId, userId]))[0];
+    async authorize(contentId: string, userId: string, view: ViewMeta): Promise<AccessRow | undefined> {
+      return (await named<AccessRow>('content_authorize', AUTHORIZE_SQL, [contentId, userId, newId(), view.sessionId, view.ip, view.userAgent, view.referrer]))[0];
+    },
+    async recordEvent(e: typeof events.$inferInsert, tx: Executor = db): Promise<void> {
+      await tx.insert(events).values(e);
     },
     async continueWatching(userId: string, limit: number, before?: Date): Promise<ContinueRow[]> {
       return named<ContinueRow>('content_continue_watching', CONTINUE_SQL, [userId, limit, before ?? null]);

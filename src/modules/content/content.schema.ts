@@ -343,3 +343,25 @@ export const creatorFeeRates = pgTable(
   },
   (t) => [check('creator_fee_rates_range', sql`${t.platformFeeBps} >= 0 and ${t.platformFeeBps} <= 10000`)],
 );
+
+/**
+ * The analytics event log (the creator platform's events): what people did, for reports. Content
+ * writes `content_view` (the first view of a day), `purchase_start`, `purchase_completed` and
+ * `purchase_refunded`; other modules may add their own types.
+ */
+export const events = pgTable(
+  'events',
+  {
+    id: id(),
+    userId: uuid().references(() => users.id, { onDelete: 'set null' }),
+    /** The sign-in session the event happened in, when there was one. */
+    sessionId: varchar({ length: 255 }),
+    eventType: varchar({ length: 100 }).notNull(),
+    eventData: jsonb().$type<Record<string, unknown>>().notNull().default({}),
+    ipAddress: varchar({ length: 45 }),
+    userAgent: text(),
+    referrer: text(),
+    createdAt: tz().notNull().defaultNow(),
+  },
+  (t) => [index('idx_events_user_id').on(t.userId), index('idx_events_type').on(t.eventType, t.createdAt), index('idx_events_created_at').on(t.createdAt)],
+);

@@ -236,6 +236,8 @@ describe('the creator media journey', () => {
       'Your refund for Morning flow',
     );
     expect((await get('/v1/wallets/USD', creator.token)).json<{ balance: number }>().balance).toBe(0);
+    const ev = await ctx.database.raw.query<{ event_type: string }>('select event_type from events where user_id = $1 order by id', [customer.id]);
+    expect(ev.rows.map((r) => r.event_type)).toEqual(['purchase_start', 'purchase_completed', 'content_view', 'purchase_refunded']);
     await reconciled();
   });
 

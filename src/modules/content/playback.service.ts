@@ -139,9 +139,14 @@ export function createPlaybackService(deps: {
       return new AppError('forbidden', 'You do not have access to this content', { code: 'no_access' });
     },
 
-    async authorize(actor: Actor, contentId: string): Promise<PlaybackGrant> {
+    async authorize(actor: Actor, contentId: string, opts: { referrer?: string | undefined } = {}): Promise<PlaybackGrant> {
       const user = access.requireUser(actor);
-      const found = await repo.authorize(contentId, user.userId);
+      const found = await repo.authorize(contentId, user.userId, {
+        sessionId: user.sessionId,
+        ip: user.meta.ip?.slice(0, 45) ?? null,
+        userAgent: user.meta.userAgent,
+        referrer: opts.referrer?.slice(0, 2000) ?? null,
+      });
       const d: AccessDecision | null = found ? { allowed: found.reason !== null, reason: found.reason, expiresAt: found.expires_at, row: found } : null;
       if (!d?.allowed) throw service.refusal(d);
       const row = d.row;

@@ -98,6 +98,7 @@ export function createPurchaseService(deps: {
       const series = await repo.getSeries(done.seriesId!, tx);
       for (const cid of series?.contentOrder ?? []) await repo.bumpPurchaseCount(cid, 1, tx);
     }
+    await repo.recordEvent({ userId: done.customerId, eventType: 'purchase_completed', eventData: { purchaseId: done.id, contentId: done.contentId, seriesId: done.seriesId, amountCents: done.amountPaidCents, currency: done.currency } }, tx);
     const title = await titleOf(done, tx);
     const amount = formatMoney(done.amountPaidCents, done.currency);
     await notifications.notify(
@@ -137,6 +138,7 @@ export function createPurchaseService(deps: {
       ))!;
       await repo.revokeGrantsOfPurchase(done.id, tx);
       if (done.contentId) await repo.bumpPurchaseCount(done.contentId, -1, tx);
+      await repo.recordEvent({ userId: done.customerId, eventType: 'purchase_refunded', eventData: { purchaseId: done.id, amountCents: refund.amount, currency: done.currency } }, tx);
       const title = await titleOf(done, tx);
       const amount = formatMoney(refund.amount, done.currency);
       await notifications.notify(
@@ -279,6 +281,14 @@ export function createPurchaseService(deps: {
         throw err;
       }
       const p = created.payment;
+      await repo.recordEvent({
+        userId: user.userId,
+        sessionId: user.sessionId,
+        eventType: 'purchase_start',
+        eventData: { purchaseId: purchase.id, ...target, amountCents: item.priceCents, currency: item.currency },
+        ipAddress: user.meta.ip?.slice(0, 45) ?? null,
+        userAgent: user.meta.userAgent,
+      });
       const failed = p.status === 'failed' || p.status === 'cancelled';
       purchase =
         (await repo.updatePurchase(
