@@ -137,7 +137,12 @@ export function createPurchaseService(deps: {
         tx,
       ))!;
       await repo.revokeGrantsOfPurchase(done.id, tx);
-      if (done.contentId) await repo.bumpPurchaseCount(done.contentId, -1, tx);
+      if (done.contentId) {
+        await repo.bumpPurchaseCount(done.contentId, -1, tx);
+      } else {
+        const series = await repo.getSeries(done.seriesId!, tx);
+        for (const cid of series?.contentOrder ?? []) await repo.bumpPurchaseCount(cid, -1, tx);
+      }
       await repo.recordEvent({ userId: done.customerId, eventType: 'purchase_refunded', eventData: { purchaseId: done.id, amountCents: refund.amount, currency: done.currency } }, tx);
       const title = await titleOf(done, tx);
       const amount = formatMoney(refund.amount, done.currency);
