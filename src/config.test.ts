@@ -83,6 +83,9 @@ describe('loadConfig', () => {
       PAYMENT_PROVIDER: 'stripe',
       STRIPE_SECRET_KEY: 'sk_live_51AbCdEf',
       STRIPE_WEBHOOK_SECRET: 'whsec_0123abcd',
+      PLATFORM_FEE_BPS: '1500',
+      PLAYBACK_URL_TTL_SECONDS: '120',
+      CHECKOUT_EXPIRY_HOURS: '48',
     });
     expect(config).toEqual({
       env: 'production',
@@ -100,7 +103,12 @@ describe('loadConfig', () => {
       mail: { driver: 'smtp', from: 'Shop <shop@example.com>', smtpUrl: 'smtps://user:pass@smtp.example.com:465' },
       authRateLimit: { max: 10, windowMs: 60000 },
       payments: { provider: 'stripe', stripe: { secretKey: 'sk_live_51AbCdEf', webhookSecret: 'whsec_0123abcd' } },
+      content: { platformFeeBps: 1500, playbackUrlTtlSeconds: 120, checkoutExpiryHours: 48 },
     });
+  });
+
+  it('refuses a platform fee above 100 % and a playback URL lifetime under 10 s', () => {
+    expect(() => loadConfig({ AUTH_SECRET: SECRET, PLATFORM_FEE_BPS: '10001', PLAYBACK_URL_TTL_SECONDS: '5' })).toThrow(/PLATFORM_FEE_BPS[\s\S]*PLAYBACK_URL_TTL_SECONDS/);
   });
 
   it('derives the public URL from a wildcard host', () => {
