@@ -164,6 +164,7 @@ describe('the creator media journey', () => {
     expect(master.statusCode, master.body).toBe(200);
     expect(master.headers['content-type']).toContain('mpegurl');
     expect(master.body).not.toContain('passwd');
+    expect(master.body).not.toContain('BANDWIDTH=2000000');
     const renditionUrl = master.body.split('\n').find((l) => l.includes('360p/index.m3u8'))!;
     expect(renditionUrl).toMatch(/^http:\/\/fanfare\.test\/v1\/play\/[^/]+\/360p\/index\.m3u8$/);
     const rendition = await get(playPath(renditionUrl));
@@ -751,6 +752,18 @@ describe('content, catalog and settings', () => {
       ['POST', `/v1/content/${c.id}/access`, { userId: creator.id, expiresAt: 'tomorrow' }, 'body.expiresAt'],
       ['GET', '/v1/catalog?type=film', undefined, 'querystring.type'],
       ['GET', '/v1/catalog?cursor=zzz', undefined, 'querystring.cursor'],
+      ['GET', '/v1/me/continue-watching?limit=0', undefined, 'querystring.limit'],
+      ['PUT', `/v1/series/${c.id}/items`, { contentIds: ['x'] }, 'body.contentIds.0'],
+      ['PATCH', `/v1/series/${c.id}`, { status: 'live' }, 'body.status'],
+      ['PUT', `/v1/admin/fees/orgs/${c.id}`, { platformFeeBps: 10001 }, 'body.platformFeeBps'],
+      ['PUT', `/v1/admin/fees/creators/${creator.id}`, { platformFeeBps: 1.5 }, 'body.platformFeeBps'],
+      ['PUT', `/v1/orgs/${c.id}/settings`, { socialLinks: { instagram: 'not a url' } }, 'body.socialLinks.instagram'],
+      ['PUT', '/v1/admin/settings', { contactEmail: 'nope' }, 'body.contactEmail'],
+      ['PUT', '/v1/admin/settings', { featuredContentIds: ['x'] }, 'body.featuredContentIds.0'],
+      ['POST', `/v1/purchases/${c.id}/refund`, { reason: '' }, 'body.reason'],
+      ['POST', `/v1/content/${c.id}/access`, { userId: creator.id, accessType: 'purchased' }, 'body.accessType'],
+      ['DELETE', `/v1/content/${c.id}/access/nope`, undefined, 'params.userId'],
+      ['GET', `/v1/content/${c.id}/playback`.replace(c.id, 'nope'), undefined, 'params.id'],
     ];
     for (const [method, url, payload, path] of cases) {
       const res = await ctx.req({

@@ -263,7 +263,12 @@ export function createPlaybackService(deps: {
           if (url) out.push(line.replace(m[0], `URI="${url}"`));
         } else {
           const url = await urlOf(trimmed);
-          if (url) out.push(url);
+          if (url) {
+            out.push(url);
+          } else if (/^#EXT(INF|-X-STREAM-INF|-X-BYTERANGE)/.test(out.at(-1)?.trim() ?? '')) {
+            // The tag described the URI just dropped: without it the playlist would be malformed.
+            out.pop();
+          }
         }
       }
       return out.join('\n');
