@@ -154,6 +154,8 @@ describe('the creator media journey', () => {
     expect((await ctx.mailTo(customer.email)).map((m) => m.subject)).toContain(
       'Your receipt for Morning flow',
     );
+    const inApp = (await get('/v1/notifications', customer.token)).json<{ items: { type: string; title: string }[] }>();
+    expect(inApp.items).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'purchase', title: 'Receipt: Morning flow' })]));
     await reconciled();
 
     const auth = await post(`/v1/content/${c.id}/playback`, customer.token, {});
