@@ -115,4 +115,24 @@ describe('the access decision: members, written content, grants', () => {
     const res = await ctx.req({ method: 'PUT', url: `/v1/orgs/${org.id}/settings`, token: owner.token, payload: { stripeAccountId: 'acct_456' } });
     expect(res.json<{ errors: { path: string }[] }>().errors[0]!.path).toBe('body.stripeAccountId');
   });
+
+  it('prerequisites gate playback until each is completed', async () => {
+    const creator = await ctx.newUser({ role: 'creator' });
+    const viewer = await ctx.newUser();
+    const mk = async (title: string, extra: Record<string, unknown> = {}) => {
+      const c = (await post('/v1/content', creator.token, { contentType: 'video', mediaItemId: await media(creator), title, priceCents: null, visibility: 'public', ...extra })).json<{ id: string }>();
+      expect((await post(`/v1/content/${c.id}/publish`, creator.token)).statusCode).toBe(200);
+      return c.id;
+    };
+    const first = await mk('Lesson 1');
+    const second = await mk('Lesson 2', { prerequisiteContentIds: [first] });
+    const gated = await post(`/v1/content/${second}/playback`, viewer.token);
+    expect(gated.statusCode).toBe(403);
+    expect(gated.json<{ code: string }>().code).toBe('prerequisites_not_met');
+    expect((await post(`/v1/content/${second}/playback`, creator.token)).statusCode).toBe(200);
+    await ctx.req({ method: 'PUT', url: `/v1/content/${first}/progress`, token: viewer.token, payload: { positionSeconds: 58, durationSeconds: 60 } });
+    expect((await post(`/v1/content/${second}/playback`, viewer.token)).statusCode).toBe(200);
+    const self = await ctx.req({ method: 'PATCH', url: `/v1/content/${first}`, token: creator.token, payload: { prerequisiteContentIds: [first] } });
+    expect(self.json<{ errors: { path: string }[] }>().errors[0]!.path).toBe('body.prerequisiteContentIds');
+  });
 });

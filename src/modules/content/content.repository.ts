@@ -77,7 +77,11 @@ export const grantsLateral = (userParam: string): string =>
   `(select g.reason, g.expires_at from (${grantSources.map((s) => s.sql.replaceAll('$user', `${userParam}::uuid`)).join('\n union all ')}) g order by g.rank limit 1)`;
 
 export const ACCESS_SQL = `select c.id, c.creator_id, c.organization_id, c.content_type, c.status, c.visibility, c.price_cents, c.media_item_id, c.series_id,
-  m.status as media_status, m.hls_master_playlist_key, m.duration_seconds, g.reason, g.expires_at
+  m.status as media_status, m.hls_master_playlist_key, m.duration_seconds, g.reason, g.expires_at,
+  (jsonb_array_length(c.prerequisite_content_ids) = 0 or not exists (
+    select 1 from jsonb_array_elements_text(c.prerequisite_content_ids) as p(id)
+    join content pc on pc.id = p.id::uuid and pc.deleted_at is null and pc.content_type <> 'written'
+    where not exists (select 1 from video_playback vp where vp.user_id = $2::uuid and vp.content_id = pc.id and vp.completed))) as prerequisites_met
 from content c
 left join media_items m on m.id = c.media_item_id and m.deleted_at is null
 left join lateral ${grantsLateral('$2')} g on true
@@ -106,6 +110,8 @@ export interface AccessRow {
   duration_seconds: number | null;
   reason: GrantReason | null;
   expires_at: Date | null;
+  /** Every playable prerequisite is completed (video_playback.completed); written ones do not gate. */
+  prerequisites_met: boolean;
 }
 
 export const PROGRESS_SQL = `with a as (

@@ -150,6 +150,9 @@ export function createPlaybackService(deps: {
       const d: AccessDecision | null = found ? { allowed: found.reason !== null, reason: found.reason, expiresAt: found.expires_at, row: found } : null;
       if (!d?.allowed) throw service.refusal(d);
       const row = d.row;
+      if (!row.prerequisites_met && d.reason !== 'creator' && d.reason !== 'member') {
+        throw new AppError('forbidden', 'Finish the prerequisites of this content first', { code: 'prerequisites_not_met' });
+      }
       if (row.content_type === 'written')
         {throw new AppError('unprocessable', 'Written content has nothing to play', { code: 'not_playable' });}
       if (row.media_status !== 'ready' || !row.hls_master_playlist_key)
