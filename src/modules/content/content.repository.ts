@@ -531,10 +531,10 @@ export function createContentRepository(database: Database) {
           currency: purchases.currency,
           count: sql<number>`count(*) filter (where ${purchases.status} = 'completed')::int`,
           refunds: sql<number>`count(*) filter (where ${purchases.status} = 'refunded')::int`,
-          grossCents: sql<number>`coalesce(sum(${purchases.amountPaidCents}) filter (where ${purchases.status} = 'completed'), 0)::int`,
-          platformFeeCents: sql<number>`coalesce(sum(${purchases.platformFeeCents}) filter (where ${purchases.status} = 'completed'), 0)::int`,
-          payoutCents: sql<number>`coalesce(sum(${purchases.creatorPayoutCents}) filter (where ${purchases.status} = 'completed'), 0)::int`,
-          refundedCents: sql<number>`coalesce(sum(${purchases.amountPaidCents}) filter (where ${purchases.status} = 'refunded'), 0)::int`,
+          grossCents: sql<number>`coalesce(sum(${purchases.amountPaidCents}) filter (where ${purchases.status} = 'completed'), 0)::bigint`.mapWith(Number),
+          platformFeeCents: sql<number>`coalesce(sum(${purchases.platformFeeCents}) filter (where ${purchases.status} = 'completed'), 0)::bigint`.mapWith(Number),
+          payoutCents: sql<number>`coalesce(sum(${purchases.creatorPayoutCents}) filter (where ${purchases.status} = 'completed'), 0)::bigint`.mapWith(Number),
+          refundedCents: sql<number>`coalesce(sum(${purchases.amountPaidCents}) filter (where ${purchases.status} = 'refunded'), 0)::bigint`.mapWith(Number),
         })
         .from(purchases)
         .where(this.salesWhere(f))
