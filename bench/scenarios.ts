@@ -5,6 +5,7 @@ import type { Database } from '../src/db/client.ts';
 import type { PlatformRole } from '../src/modules/identity/index.ts';
 import { ledgerScenarios } from './ledger.scenarios.ts';
 import { meteringScenarios } from './metering.scenarios.ts';
+import { playbackScenarios } from './playback.scenarios.ts';
 
 /** What a scenario's setup gets: the running app, plus helpers for the data a hot path needs. */
 export interface BenchContext {
@@ -113,4 +114,5 @@ export const scenarios: Scenario[] = [
   },
   ...ledgerScenarios,
   ...meteringScenarios,
+  ...playbackScenarios,
 ];

@@ -34,6 +34,7 @@ import { createInvoiceRepository, createInvoiceService, invoiceRoutes } from './
 import { createSaleService, createWalletRepository, createWalletService, walletRoutes } from './modules/wallets/index.ts';
 import { createPayoutRepository, createPayoutService, payoutRoutes, SandboxPayoutProvider, type PayoutProvider } from './modules/payouts/index.ts';
 import { systemClock, type Clock } from './core/clock.ts';
+import { contentRoutes, createContentRepository, createContentService, createPlaybackService, createPurchaseService } from './modules/content/index.ts';
 import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
@@ -165,6 +166,21 @@ export function createServices(config: Config, database: Database, log: Logger, 
     },
   });
 
+  // One storage for every module (disk by default, S3 by STORAGE_DRIVER): the media pipeline
+  // writes originals and renditions, playback reads them through `mediaRepo` and `storage`.
+  const storage = createStorage(config);
+  const contentRepo = createContentRepository(database);
+  const content = createContentService({ db, repo: contentRepo, access });
+  const purchases = createPurchaseService({ db, repo: contentRepo, access, ledger, payments, notifications, jobs, log, config: config.content });
+  const playback = createPlaybackService({
+    repo: contentRepo,
+    access,
+    storage,
+    secret: config.authSecret,
+    publicUrl: config.publicUrl,
+    ttlSeconds: config.content.playbackUrlTtlSeconds,
+  });
+
   // Pay as Play's low-balance alert: once, when a debit crosses the user's threshold.
   outbox.subscribe('wallet.debited', 'notifications.low-balance', async ({ payload }) => {
     const wallet = await ledgerRepo.wallet(payload.walletId);
@@ -181,8 +197,6 @@ export function createServices(config: Config, database: Database, log: Logger, 
       });
     }
   });
-  const storage = createStorage(config);
-  // The content and playback modules read items through `mediaRepo.get(id)` and bytes through `storage`.
   const mediaRepo = createMediaRepository(db);
   const uploads = createUploadStore(config.media.uploadDir);
   const media = createMediaService({ db, repo: mediaRepo, access, storage, jobs, notifications, log, publicUrl: config.publicUrl, media: config.media });
@@ -203,7 +217,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
     await uploads.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, sales, payouts, invoices, notifications, lms, payplay, clock, storage, mediaRepo, media, uploads };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, sales, payouts, invoices, notifications, lms, payplay, clock, storage, mediaRepo, media, uploads, contentRepo, content, purchases, playback };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -364,6 +378,7 @@ export async function buildApp({ config, database, logger, ...opts }: BuildOptio
   await app.register(payplayRoutes(services.payplay));
   mountUploads(app, services.media, services.uploads, { uploadDir: config.media.uploadDir, publicUrl: config.publicUrl, log });
   await app.register(mediaRoutes(services.media, services.uploads));
+  await app.register(contentRoutes(services.content, services.purchases, services.playback));
 
   await app.ready();
   return {

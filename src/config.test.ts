@@ -106,6 +106,9 @@ describe('loadConfig', () => {
       FFPROBE_PATH: '/opt/ffmpeg/bin/ffprobe',
       MEDIA_TRANSCODE_TIMEOUT_SECONDS: '3600',
       MEDIA_RETRY_DELAY_SECONDS: '5',
+      PLATFORM_FEE_BPS: '1500',
+      PLAYBACK_URL_TTL_SECONDS: '120',
+      CHECKOUT_EXPIRY_HOURS: '48',
     });
     expect(config).toEqual({
       env: 'production',
@@ -133,6 +136,7 @@ describe('loadConfig', () => {
         s3: { endpoint: 'https://acct.r2.cloudflarestorage.com', region: 'weur', bucket: 'fanfare-media', accessKeyId: 'AKIA123', secretAccessKey: 's3cr3t', forcePathStyle: true },
       },
       media: { uploadDir: path.join(dataDir, 'tus'), ffmpegPath: '/opt/ffmpeg/bin/ffmpeg', ffprobePath: '/opt/ffmpeg/bin/ffprobe', transcodeTimeoutSeconds: 3600, retryDelaySeconds: 5 },
+      content: { platformFeeBps: 1500, playbackUrlTtlSeconds: 120, checkoutExpiryHours: 48 },
     });
   });
 
@@ -141,6 +145,10 @@ describe('loadConfig', () => {
       /PAYPLAY_COMMISSION_BPS[\s\S]*PAYPLAY_IDLE_SECONDS[\s\S]*PAYPLAY_TICK_BATCH/,
     );
     expect(loadConfig({ AUTH_SECRET: SECRET }).payplay).toEqual({ commissionBps: 2000, idleSeconds: 120, consentTtlSeconds: 3600, tickIntervalMs: 5000, tickBatch: 2000 });
+  });
+
+  it('refuses a platform fee above 100 % and a playback URL lifetime under 10 s', () => {
+    expect(() => loadConfig({ AUTH_SECRET: SECRET, PLATFORM_FEE_BPS: '10001', PLAYBACK_URL_TTL_SECONDS: '5' })).toThrow(/PLATFORM_FEE_BPS[\s\S]*PLAYBACK_URL_TTL_SECONDS/);
   });
 
   it('derives the public URL from a wildcard host', () => {

@@ -99,6 +99,9 @@ const envSchema = z.object({
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
   LMS_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  PLATFORM_FEE_BPS: z.coerce.number().int().min(0).max(10000).default(1000),
+  PLAYBACK_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(86400).default(300),
+  CHECKOUT_EXPIRY_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
 });
 
 export type Env = z.input<typeof envSchema>;
@@ -154,6 +157,8 @@ export interface Config {
     /** Wait before the one retry of a failed transcode. */
     readonly retryDelaySeconds: number;
   };
+  /** Creator content: the default platform fee, signed playback URL lifetime, unpaid checkout lifetime. */
+  readonly content: { readonly platformFeeBps: number; readonly playbackUrlTtlSeconds: number; readonly checkoutExpiryHours: number };
   /** `stripe` is present when both Stripe secrets are set (always with provider `stripe`). */
   readonly payments: {
     readonly provider: 'sandbox' | 'stripe';
@@ -245,6 +250,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       transcodeTimeoutSeconds: e.MEDIA_TRANSCODE_TIMEOUT_SECONDS,
       retryDelaySeconds: e.MEDIA_RETRY_DELAY_SECONDS,
     },
+    content: { platformFeeBps: e.PLATFORM_FEE_BPS, playbackUrlTtlSeconds: e.PLAYBACK_URL_TTL_SECONDS, checkoutExpiryHours: e.CHECKOUT_EXPIRY_HOURS },
     payments: {
       provider: e.PAYMENT_PROVIDER,
       ...(e.STRIPE_SECRET_KEY && e.STRIPE_WEBHOOK_SECRET ? { stripe: { secretKey: e.STRIPE_SECRET_KEY, webhookSecret: e.STRIPE_WEBHOOK_SECRET } } : {}),

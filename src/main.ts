@@ -162,6 +162,7 @@ async function startWorker(services: Services): Promise<void> {
   // minute job is the fallback of a worker whose ticker is not running; settlement after midnight UTC.
   await services.jobs.schedule('payplay.tick', '* * * * *', {});
   await services.jobs.schedule('payplay.settlement', '5 0 * * *', {});
+  await services.jobs.schedule('content.expire-checkouts', '*/15 * * * *', {});
   await services.jobs.work();
   services.outbox.start();
   services.payplay.startTicker();

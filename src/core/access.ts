@@ -31,6 +31,11 @@ export const orgPermissions = {
   'earnings.read': ['owner', 'admin'],
   'media.read': ['owner', 'admin', 'manager', 'creator'],
   'media.manage': ['owner', 'admin', 'manager', 'creator'],
+  'content.read': ['owner', 'admin', 'manager', 'creator'],
+  'content.manage': ['owner', 'admin', 'manager', 'creator'],
+  'settings.manage': ['owner', 'admin'],
+  'sales.read': ['owner', 'admin', 'manager'],
+  'sales.manage': ['owner', 'admin'],
 } as const satisfies Record<string, readonly MemberRole[]>;
 export type OrgPermission = keyof typeof orgPermissions;
 export const orgPermissionNames = Object.keys(orgPermissions) as OrgPermission[];

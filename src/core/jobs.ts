@@ -20,9 +20,10 @@ export interface JobMap {
   'payplay.settlement': { day?: string };
   /** Probe and transcode one uploaded media item to HLS; `attempt` 2 is the one retry. */
   'media.transcode': { mediaId: string; attempt: number };
+  'content.expire-checkouts': Record<string, never>;
 }
 export type JobName = keyof JobMap;
-export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'lms.sync', 'payouts.send', 'payplay.tick', 'payplay.settlement', 'media.transcode'];
+export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'lms.sync', 'payouts.send', 'payplay.tick', 'payplay.settlement', 'media.transcode', 'content.expire-checkouts'];
 
 export type JobHandler<N extends JobName> = (data: JobMap[N], meta: { id: string; retryCount: number }) => Promise<void>;
 

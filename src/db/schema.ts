@@ -15,3 +15,4 @@ export * from '../modules/notifications/notifications.schema.ts';
 export * from '../modules/media/media.schema.ts';
 export * from '../modules/lms/lms.schema.ts';
 export * from '../modules/payplay/payplay.schema.ts';
+export * from '../modules/content/content.schema.ts';

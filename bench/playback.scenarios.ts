@@ -1,0 +1,163 @@
+import { createHmac } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { newId } from '../src/core/ids.ts';
+import { AUTHORIZE_SQL, PROGRESS_SQL } from '../src/modules/content/index.ts';
+import type { BenchContext, HttpScenario } from './scenarios.ts';
+
+/**
+ * The creator platform's playback hot paths: authorize (the access decision, the view count and
+ * a signed master playlist URL) and the progress upsert the player sends every 10-30 s. Each has
+ * a raw baseline on the bare Fastify: what a minimal hand-written route does, authenticating the
+ * bearer token with one query on sessions, then the same statements as named prepared statements.
+ */
+
+interface Fixture {
+  contentId: string;
+  token: string;
+}
+
+const fixtures = new WeakMap<BenchContext, Promise<Fixture>>();
+
+/** One published paid video, bought by one customer (a purchased grant), shared by the four results. */
+function playbackFixture(ctx: BenchContext): Promise<Fixture> {
+  const known = fixtures.get(ctx);
+  if (known) return known;
+  const fixture = (async () => {
+    const creator = await ctx.newUser({ role: 'creator', name: 'Bench creator' });
+    const customer = await ctx.newUser({ name: 'Bench viewer' });
+    const mediaId = newId();
+    const contentId = newId();
+    await ctx.database.raw.query(
+      `insert into media_items (id, creator_id, title, media_type, status, r2_key, duration_seconds, hls_master_playlist_key)
+       values ($1, $2, 'bench clip', 'video', 'ready', $3, 600, $4)`,
+      [mediaId, creator.id, `originals/${mediaId}/clip.mp4`, `hls/${mediaId}/master.m3u8`],
+    );
+    await ctx.database.raw.query(
+      `insert into content (id, creator_id, media_item_id, title, slug, content_type, visibility, price_cents, status, published_at)
+       values ($1, $2, $3, 'Bench video', $4, 'video', 'purchased_only', 1500, 'published', now())`,
+      [contentId, creator.id, mediaId, `bench-${contentId.slice(-12)}`],
+    );
+    await ctx.database.raw.query(`insert into content_access (id, user_id, content_id, access_type) values ($1, $2, $3, 'purchased')`, [newId(), customer.id, contentId]);
+    return { contentId, token: customer.token };
+  })();
+  fixtures.set(ctx, fixture);
+  return fixture;
+}
+
+const SESSION_SQL = `select s.id, s.user_id from sessions s join users u on u.id = s.user_id
+  where s.token = $1 and s.expires_at > now() and u.status = 'active' and u.deleted_at is null`;
+
+type Named = <T>(name: string, text: string, values: unknown[]) => Promise<T[]>;
+
+function namedOf(ctx: BenchContext): Named {
+  const pool = ctx.pool;
+  if (pool) return async <T>(name: string, text: string, values: unknown[]) => (await pool.query({ name, text, values })).rows as T[];
+  const pglite = ctx.database.pglite!;
+  return async <T>(_name: string, text: string, values: unknown[]) => (await pglite.query<T>(text, values)).rows;
+}
+
+/** The bearer token's user, one query; null answers 401. */
+async function rawUser(named: Named, req: FastifyRequest, reply: FastifyReply): Promise<{ id: string; user_id: string } | null> {
+  const h = req.headers.authorization;
+  const token = h?.startsWith('Bearer ') ? h.slice(7) : null;
+  const row = token ? (await named<{ id: string; user_id: string }>('bench_raw_session', SESSION_SQL, [token]))[0] : undefined;
+  if (!row) {
+    await reply.status(401).send({ error: 'unauthenticated' });
+    return null;
+  }
+  return row;
+}
+
+const uuidBytes = (u: string) => Buffer.from(u.replace(/-/g, ''), 'hex');
+
+export const playbackScenarios: HttpScenario[] = [
+  {
+    name: 'playback-authorize-raw',
+    baseline: null,
+    measures:
+      'Baseline: a hand-written POST playback route on the bare Fastify: bearer token looked up in sessions (one query), the same authorize statement (access decision and view count) as a named prepared statement on node-postgres, HMAC-signed URL',
+    bareRoutes(bare: FastifyInstance, ctx: BenchContext) {
+      const named = namedOf(ctx);
+      const key = createHmac('sha256', ctx.config.authSecret).update('fanfare-playback-urls-v1').digest();
+      bare.post<{ Params: { id: string } }>('/raw/content/:id/playback', async (req, reply) => {
+        const session = await rawUser(named, req, reply);
+        if (!session) return reply;
+        const userId = session.user_id;
+        const row = (await named<{ reason: string | null; media_item_id: string; hls_master_playlist_key: string }>('bench_raw_authorize', AUTHORIZE_SQL, [
+            req.params.id,
+            userId,
+            newId(),
+            session.id,
+            req.ip,
+            req.headers['user-agent'] ?? null,
+            req.headers.referer ?? null,
+          ]))[0];
+        if (!row?.reason) return reply.status(403).send({ error: 'no access' });
+        const exp = Math.floor(Date.now() / 1000) + 300;
+        const e = Buffer.alloc(4);
+        e.writeUInt32BE(exp);
+        const body = Buffer.concat([uuidBytes(req.params.id), uuidBytes(row.media_item_id), uuidBytes(userId), e]);
+        const prefix = row.hls_master_playlist_key.slice(0, row.hls_master_playlist_key.lastIndexOf('/') + 1);
+        const sig = createHmac('sha256', key).update(body).update(prefix).digest().subarray(0, 16).toString('base64url');
+        return { allowed: true, reason: row.reason, masterPlaylistUrl: `${ctx.config.publicUrl}/v1/play/${body.toString('base64url')}.${sig}/master.m3u8`, urlExpiresAt: new Date(exp * 1000) };
+      });
+    },
+    async setup(ctx) {
+      const f = await playbackFixture(ctx);
+      return { target: 'bare', method: 'POST', path: `/raw/content/${f.contentId}/playback`, headers: { authorization: `Bearer ${f.token}` } };
+    },
+  },
+  {
+    name: 'playback-authorize',
+    baseline: 'playback-authorize-raw',
+    measures: 'POST /v1/content/:id/playback: session (BetterAuth), the one access-decision statement (prepared), view count, signed master playlist URL',
+    async setup(ctx) {
+      const f = await playbackFixture(ctx);
+      return { method: 'POST', path: `/v1/content/${f.contentId}/playback`, headers: { authorization: `Bearer ${f.token}` } };
+    },
+  },
+  {
+    name: 'playback-progress-raw',
+    baseline: null,
+    measures: 'Baseline: a hand-written PUT progress route on the bare Fastify: bearer session query, then the same access-checked upsert (one named prepared statement)',
+    bareRoutes(bare: FastifyInstance, ctx: BenchContext) {
+      const named = namedOf(ctx);
+      bare.put<{ Params: { id: string }; Body: { positionSeconds: number; durationSeconds: number } }>('/raw/content/:id/progress', async (req, reply) => {
+        const session = await rawUser(named, req, reply);
+        if (!session) return reply;
+        const userId = session.user_id;
+        const { positionSeconds, durationSeconds } = req.body;
+        if (!Number.isInteger(positionSeconds) || !Number.isInteger(durationSeconds) || positionSeconds < 0 || positionSeconds > durationSeconds) {
+          return reply.status(400).send({ error: 'bad position' });
+        }
+        const row = (await named<{ reason: string | null; position_seconds: number; completed: boolean }>('bench_raw_progress', PROGRESS_SQL, [req.params.id, userId, newId(), positionSeconds, durationSeconds]))[0];
+        if (!row?.reason) return reply.status(403).send({ error: 'no access' });
+        return { contentId: req.params.id, positionSeconds: row.position_seconds, completed: row.completed };
+      });
+    },
+    async setup(ctx) {
+      const f = await playbackFixture(ctx);
+      return {
+        target: 'bare',
+        method: 'PUT',
+        path: `/raw/content/${f.contentId}/progress`,
+        headers: { authorization: `Bearer ${f.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ positionSeconds: 120, durationSeconds: 600 }),
+      };
+    },
+  },
+  {
+    name: 'playback-progress',
+    baseline: 'playback-progress-raw',
+    measures: 'PUT /v1/content/:id/progress: session (BetterAuth), zod, the access-checked progress upsert in one prepared statement',
+    async setup(ctx) {
+      const f = await playbackFixture(ctx);
+      return {
+        method: 'PUT',
+        path: `/v1/content/${f.contentId}/progress`,
+        headers: { authorization: `Bearer ${f.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ positionSeconds: 120, durationSeconds: 600 }),
+      };
+    },
+  },
+];

@@ -1,0 +1,26 @@
+export {
+  createContentRepository,
+  grantSources,
+  ACCESS_SQL,
+  PROGRESS_SQL,
+  AUTHORIZE_SQL,
+  type ContentRepository,
+  type Content,
+  type Purchase,
+  type Series,
+} from './content.repository.ts';
+export {
+  createContentService,
+  slugify,
+  nextSlug,
+  isTimezone,
+  type ContentService,
+} from './content.service.ts';
+export { createPurchaseService, type PurchaseService } from './purchases.service.ts';
+export {
+  createPlaybackService,
+  parseRange,
+  type PlaybackService,
+  type AccessDecision,
+} from './playback.service.ts';
+export { contentRoutes } from './content.routes.ts';
