@@ -35,3 +35,30 @@ describe('maintenance.cleanup job', () => {
     expect((await ctx.req({ method: 'GET', url: '/v1/me', token: fresh })).statusCode).toBe(200);
   });
 });
+
+describe('the worker', () => {
+  it('fails only the job whose handler throws, and completes the others of its batch', async () => {
+    const { JobQueue } = await import('../src/core/jobs.ts');
+    const { createLogger } = await import('../src/core/logger.ts');
+    const worker = new JobQueue(ctx.database, createLogger('silent'), { maintenance: false });
+    const ran: string[] = [];
+    worker.register('lms.sync', async ({ connectionId }) => {
+      if (connectionId === 'bad') throw new Error('this one fails');
+      ran.push(connectionId);
+    });
+    for (const id of ['a', 'bad', 'b']) await worker.send('lms.sync', { connectionId: id }, { retryLimit: 0 });
+    await worker.work(0.5);
+    const deadline = Date.now() + 15_000;
+    while (ran.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await worker.stop();
+    expect(ran.sort()).toEqual(['a', 'b']);
+    const { rows } = await ctx.database.raw.query<{ id: string; state: string }>(
+      `select data->>'connectionId' as id, state from pgboss.job where name = 'lms.sync' order by 1`,
+    );
+    expect(rows).toEqual([
+      { id: 'a', state: 'completed' },
+      { id: 'b', state: 'completed' },
+      { id: 'bad', state: 'failed' },
+    ]);
+  });
+});

@@ -100,8 +100,15 @@ export class JobQueue {
     this.working = true;
     for (const [name, handler] of this.handlers) {
       await this.boss.work(name, { pollingIntervalSeconds, batchSize: 5, includeMetadata: true }, async (jobs) => {
+        // Each job of the batch succeeds or fails on its own: a throwing handler fails (and so
+        // retries) only its job, and pg-boss then completes the rest of the batch.
         for (const job of jobs) {
-          await handler(job.data as never, { id: job.id, retryCount: job.retryCount });
+          try {
+            await handler(job.data as never, { id: job.id, retryCount: job.retryCount });
+          } catch (err) {
+            this.log.warn({ err, job: name, jobId: job.id }, 'job failed');
+            await this.boss.fail(name, job.id, { message: err instanceof Error ? err.message : String(err) });
+          }
         }
       });
     }
