@@ -48,13 +48,20 @@ describe('the worker', () => {
     });
     for (const id of ['a', 'bad', 'b']) await worker.send('lms.sync', { connectionId: id }, { retryLimit: 0 });
     await worker.work(0.5);
+    const states = async () =>
+      (
+        await ctx.database.raw.query<{ id: string; state: string }>(
+          `select data->>'connectionId' as id, state from pgboss.job where name = 'lms.sync' order by 1`,
+        )
+      ).rows;
+    // Until pg-boss has recorded every outcome (it completes the batch after the handler returns).
     const deadline = Date.now() + 15_000;
-    while (ran.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while ((await states()).some((r) => r.state !== 'completed' && r.state !== 'failed') && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await worker.stop();
     expect(ran.sort()).toEqual(['a', 'b']);
-    const { rows } = await ctx.database.raw.query<{ id: string; state: string }>(
-      `select data->>'connectionId' as id, state from pgboss.job where name = 'lms.sync' order by 1`,
-    );
+    const rows = await states();
     expect(rows).toEqual([
       { id: 'a', state: 'completed' },
       { id: 'b', state: 'completed' },
