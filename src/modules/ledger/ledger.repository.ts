@@ -22,7 +22,23 @@ export interface NewTransfer {
 }
 
 
+// Postgres array literals: the ids are UUIDs and the amounts integers, so nothing needs quoting.
+const array = (values: readonly (string | number)[]) => `{${values.join(',')}}`;
+
+/** ledger_post_transfer() as a prepared statement on `ex` (see drizzle/0011_*). */
+const postTransfer = (ex: Executor) =>
+  ex
+    .select({
+      transferId: sql<string | null>`ledger_post_transfer(${sql.placeholder('id')}, ${sql.placeholder('key')}, ${sql.placeholder('kind')},
+        ${sql.placeholder('currency')}, ${sql.placeholder('referenceType')}, ${sql.placeholder('referenceId')}, ${sql.placeholder('reverses')},
+        ${sql.placeholder('description')}, ${sql.placeholder('metadata')}::jsonb, ${sql.placeholder('entryIds')}::uuid[],
+        ${sql.placeholder('accounts')}::uuid[], ${sql.placeholder('amounts')}::bigint[])`,
+    })
+    .from(sql`(values (1)) as one (x)`)
+    .prepare('ledger_post_transfer');
+
 export function createLedgerRepository(db: Db) {
+  const postOnDb = postTransfer(db);
   return {
     /**
      * Writes a transfer and its entries in ONE statement (ledger_post_transfer, whose plans are
@@ -31,14 +47,24 @@ export function createLedgerRepository(db: Db) {
      * the idempotency key was used already (nothing written).
      */
     async insertTransfer(t: NewTransfer, tx: Executor = db): Promise<string | null> {
-      // Postgres array literals: the ids are UUIDs and the amounts integers, so nothing needs quoting.
-      const array = (values: readonly (string | number)[]) => `{${values.join(',')}}`;
-      const result = await tx.execute(sql`
-        select ledger_post_transfer(${t.id}, ${t.idempotencyKey}, ${t.kind}, ${t.currency}, ${t.referenceType ?? null},
-          ${t.referenceId ?? null}, ${t.reversesTransferId ?? null}, ${t.description ?? null}, ${JSON.stringify(t.metadata ?? {})}::jsonb,
-          ${array(t.entries.map((e) => e.id))}::uuid[], ${array(t.entries.map((e) => e.accountId))}::uuid[],
-          ${array(t.entries.map((e) => e.amount))}::bigint[]) as transfer_id`);
-      return rowsOf<{ transfer_id: string | null }>(result)[0]?.transfer_id ?? null;
+      const params = {
+        id: t.id,
+        key: t.idempotencyKey,
+        kind: t.kind,
+        currency: t.currency,
+        referenceType: t.referenceType ?? null,
+        referenceId: t.referenceId ?? null,
+        reverses: t.reversesTransferId ?? null,
+        description: t.description ?? null,
+        metadata: JSON.stringify(t.metadata ?? {}),
+        entryIds: array(t.entries.map((e) => e.id)),
+        accounts: array(t.entries.map((e) => e.accountId)),
+        amounts: array(t.entries.map((e) => e.amount)),
+      };
+      // The hot path: a named prepared statement, parsed once per connection (built once for the
+      // database; inside a transaction the same name is reused on that transaction's connection).
+      const [row] = await (tx === db ? postOnDb : postTransfer(tx)).execute(params);
+      return row?.transferId ?? null;
     },
 
     async transferByKey(key: string, tx: Executor = db): Promise<LedgerTransfer | undefined> {
