@@ -406,6 +406,37 @@ describe('pay as play', () => {
     expect(notes.items[0]!.message).toContain('$0.24');
   });
 
+  it('a partner withdraws its earnings from the organization wallet through payouts', async () => {
+    const p = await newPartner({ pricePerMinute: 10000 });
+    const admin = await ctx.newUser({ role: 'admin' });
+    const user = await ctx.newUser();
+    await fund(user.id, 100_000);
+    const g = await grant(p, user, { price: 10000 });
+    const s = await startOk(p, g, 10000);
+    clock.advance(60_000 * 9);
+    await heartbeat(p, s.id);
+    await stop(p, s.id); // 9 minutes at 100.00: 900.00, of which 20 % commission
+    const w = (await ctx.req({ method: 'GET', url: `/v1/orgs/${p.orgId}/payplay/wallet/usd`, token: p.owner.token })).json<{ balance: number }>();
+    expect(w.balance).toBe(72_000);
+    const bank = { method: 'bank', bank: { accountHolderName: 'StreamCo GmbH', iban: 'DE89 3704 0044 0532 0130 00' } };
+    const req = await ctx.req({
+      method: 'POST',
+      url: `/v1/orgs/${p.orgId}/payouts`,
+      token: p.owner.token,
+      headers: { 'idempotency-key': `partner-${newId()}` },
+      payload: { amount: 70_000, currency: 'USD', ...bank },
+    });
+    expect(req.statusCode, req.body).toBe(201);
+    const payout = req.json<{ id: string; status: string }>();
+    expect((await ctx.req({ method: 'GET', url: `/v1/orgs/${p.orgId}/payplay/wallet/usd`, token: p.owner.token })).json<{ balance: number }>().balance).toBe(2_000);
+    const ok = await ctx.req({ method: 'POST', url: `/v1/admin/payouts/${payout.id}/approve`, token: admin.token });
+    expect(ok.statusCode, ok.body).toBe(200);
+    await ctx.drain();
+    const done = await ctx.req({ method: 'GET', url: `/v1/orgs/${p.orgId}/payouts`, token: p.owner.token });
+    expect(done.json<{ items: { id: string; status: string }[] }>().items.find((x) => x.id === payout.id)?.status).toBe('completed');
+    await reconciled();
+  });
+
   it('the consent page: a signed-in user approves or denies in the browser', async () => {
     const p = await newPartner();
     const user = await ctx.newUser();
