@@ -94,7 +94,7 @@ const uris = (playlist: string) =>
  * Creates the item, creates the tus upload (real protocol), sends the file in two PATCH chunks,
  * checking the offset in between, and runs the transcode job.
  */
-async function uploadAndTranscode(user: TestUser, file: string, body: Record<string, unknown>): Promise<MediaDto> {
+async function uploadAndTranscode(user: TestUser, file: string, body: Record<string, unknown>, originalName = 'original.mp4'): Promise<MediaDto> {
   const bytes = readFileSync(file);
   const media = await createMedia(ctx, user, { expectedSizeBytes: bytes.length, ...body });
   expect(media.status).toBe('uploading');
@@ -117,7 +117,7 @@ async function uploadAndTranscode(user: TestUser, file: string, body: Record<str
 
   const uploaded = (await get(`/v1/media/${media.id}`, user.token)).json<MediaDto>();
   expect(uploaded.status, uploaded.statusDetail).toBe('uploaded');
-  expect(readFileSync(path.join(storageDir, 'originals', media.id, 'original.mp4')).equals(bytes)).toBe(true);
+  expect(readFileSync(path.join(storageDir, 'originals', media.id, originalName)).equals(bytes)).toBe(true);
 
   await timed('transcode job (drain)', () => ctx.drain());
   const res = await get(`/v1/media/${media.id}`, user.token);
@@ -303,6 +303,15 @@ describe.skipIf(!hasTools)('the creator media journey through the real pipeline'
     expect((await get('/v1/wallets/USD', creator.token)).json<{ balance: number }>().balance).toBe(0);
     expect((await get(`/v1/content/${c.id}`, creator.token)).json<{ purchaseCount: number }>().purchaseCount).toBe(0);
     await reconciled();
+
+    // The media item stays while the content plays it (others may still buy it); then both go.
+    const inUse = await ctx.req({ method: 'DELETE', url: `/v1/media/${id}`, token: creator.token });
+    expect(inUse.statusCode, inUse.body).toBe(409);
+    expect(code(inUse)).toBe('media_in_use');
+    expect((await get(`/v1/media/${id}`, creator.token)).json<MediaDto>().status).toBe('ready');
+    expect((await ctx.req({ method: 'DELETE', url: `/v1/content/${c.id}`, token: creator.token })).statusCode).toBe(204);
+    expect((await ctx.req({ method: 'DELETE', url: `/v1/media/${id}`, token: creator.token })).statusCode).toBe(204);
+    expect(stored(id)).toEqual([]);
   });
 
   it('an organization’s creator member uploads and sells for it: the organization is paid, its members play', async () => {
@@ -345,5 +354,35 @@ describe.skipIf(!hasTools)('the creator media journey through the real pipeline'
     const seg = await play(uris(rendition.body)[0]!, { range: 'bytes=188-375' });
     expect(seg.statusCode).toBe(206);
     expect(seg.rawPayload.equals((await storedBytes(segKey)).subarray(188, 376))).toBe(true);
+  });
+
+  it('audio: a free episode transcodes to one audio rendition and plays for anyone signed in', async () => {
+    const creator = await ctx.newUser({ role: 'creator' });
+    const listener = await ctx.newUser();
+    const clip = makeClip(dir, 'journey.mp3', { audioOnly: true, seconds: 2 });
+    const item = await timed('upload + transcode', () => uploadAndTranscode(creator, clip, { title: 'Episode one', mediaType: 'audio', mimeType: 'audio/mpeg' }, 'original.mp3'));
+    expect(item).toMatchObject({ thumbnailKey: null, width: null, height: null, durationSeconds: 2 });
+    expect(item.renditions.map((r) => [r.name, r.playlistKey])).toEqual([['audio', `hls/${item.id}/audio/index.m3u8`]]);
+
+    const created = await post('/v1/content', creator.token, { contentType: 'audio', mediaItemId: item.id, title: 'Episode one', visibility: 'public' });
+    expect(created.statusCode, created.body).toBe(201);
+    const c = created.json<{ id: string }>();
+    expect((await post(`/v1/content/${c.id}/publish`, creator.token, {})).statusCode).toBe(200);
+    const auth = await post(`/v1/content/${c.id}/playback`, listener.token, {});
+    expect(auth.statusCode, auth.body).toBe(200);
+    const grant = auth.json<{ reason: string; contentType: string; masterPlaylistUrl: string }>();
+    expect(grant).toMatchObject({ reason: 'free', contentType: 'audio' });
+    const master = await play(grant.masterPlaylistUrl);
+    expect(master.statusCode, master.body).toBe(200);
+    const [renditionUrl] = uris(master.body);
+    expect(renditionUrl).toMatch(/\/audio\/index\.m3u8$/);
+    const rendition = await play(renditionUrl!);
+    expect(rendition.statusCode, rendition.body).toBe(200);
+    const segs = uris(rendition.body);
+    expect(segs.length).toBeGreaterThan(0);
+    const seg = await play(segs[0]!);
+    expect(seg.statusCode).toBe(200);
+    expect(seg.rawPayload.equals(await storedBytes(`hls/${item.id}/audio/${uris((await storedBytes(`hls/${item.id}/audio/index.m3u8`)).toString('utf8'))[0]}`))).toBe(true);
+    expectMpegTs(seg.rawPayload);
   });
 });

@@ -265,6 +265,15 @@ export function createContentRepository(database: Database) {
       return m;
     },
 
+    /** Live contents (any status) that play a media item. */
+    async contentsUsingMedia(mediaItemId: string): Promise<number> {
+      const [r] = await db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(content)
+        .where(and(eq(content.mediaItemId, mediaItemId), isNull(content.deletedAt)));
+      return r?.n ?? 0;
+    },
+
     // --- content -----------------------------------------------------------------------------
     async insertContent(row: NewContent, tx: Executor = db): Promise<Content> {
       const [c] = await tx.insert(content).values(row).returning();
