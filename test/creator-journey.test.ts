@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -389,5 +389,69 @@ describe.skipIf(!hasTools)('the creator media journey through the real pipeline'
     expect(seg.statusCode).toBe(200);
     expect(seg.rawPayload.equals(await storedBytes(`hls/${item.id}/audio/${uris((await storedBytes(`hls/${item.id}/audio/index.m3u8`)).toString('utf8'))[0]}`))).toBe(true);
     expectMpegTs(seg.rawPayload);
+  });
+
+  it('ffmpeg’s fMP4 playlists (EXT-X-MAP, single file with EXT-X-BYTERANGE) are signed and served by range', async () => {
+    // The ladder writes MPEG-TS; a store may hold fMP4 renditions (an import, a future ladder):
+    // ffmpeg's own fMP4 output, repackaged without re-encoding, must play through the same URLs.
+    const creator = await ctx.newUser({ role: 'creator' });
+    const viewer = await ctx.newUser();
+    const clip = makeClip(dir, 'journey-fmp4-src.mp4', { width: 320, height: 240, seconds: 2 });
+    const out = path.join(dir, 'fmp4');
+    mkdirSync(path.join(out, 'single'), { recursive: true });
+    mkdirSync(path.join(out, 'split'), { recursive: true });
+    const hls = ['-f', 'hls', '-hls_time', '1', '-hls_playlist_type', 'vod', '-hls_segment_type', 'fmp4'];
+    execFileSync(ffmpeg, ['-nostdin', '-loglevel', 'error', '-y', '-i', clip, '-c', 'copy', ...hls, '-hls_flags', 'single_file', path.join(out, 'single', 'index.m3u8')]);
+    execFileSync(ffmpeg, ['-nostdin', '-loglevel', 'error', '-y', '-i', clip, '-c', 'copy', ...hls, '-hls_fmp4_init_filename', 'init.mp4', path.join(out, 'split', 'index.m3u8')]);
+    const id = newId();
+    const prefix = `hls/${id}`;
+    for (const f of filesUnder(out)) await ctx.services.storage.putFile(`${prefix}/${f}`, path.join(out, ...f.split('/')));
+    await ctx.services.storage.put(`${prefix}/master.m3u8`, Buffer.from('#EXTM3U\n#EXT-X-VERSION:7\n#EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=320x240\nsingle/index.m3u8\n#EXT-X-STREAM-INF:BANDWIDTH=200000,RESOLUTION=320x240\nsplit/index.m3u8\n'));
+    await ctx.database.raw.query(
+      `insert into media_items (id, creator_id, title, media_type, status, r2_key, duration_seconds, hls_master_playlist_key, uploaded_at, transcoded_at)
+       values ($1, $2, 'fmp4', 'video', 'ready', $3, 2, $4, now(), now())`,
+      [id, creator.id, `originals/${id}/original.mp4`, `${prefix}/master.m3u8`],
+    );
+    const c = (await post('/v1/content', creator.token, { contentType: 'video', mediaItemId: id, title: 'Fragmented', visibility: 'public' })).json<{ id: string }>();
+    expect((await post(`/v1/content/${c.id}/publish`, creator.token, {})).statusCode).toBe(200);
+    const grant = (await post(`/v1/content/${c.id}/playback`, viewer.token, {})).json<{ masterPlaylistUrl: string }>();
+    const [singleUrl, splitUrl] = uris((await play(grant.masterPlaylistUrl)).body);
+
+    // Single file: the map and every segment are byte ranges of one .m4s.
+    const single = await play(singleUrl!);
+    expect(single.statusCode, single.body).toBe(200);
+    const map = /#EXT-X-MAP:URI="([^"]+)",BYTERANGE="(\d+)@(\d+)"/.exec(single.body);
+    expect(map, single.body).not.toBeNull();
+    expect(map![1]).toMatch(/^http:\/\/fanfare\.test\/v1\/play\/[^/]+\/single\/index\.m4s$/);
+    const whole = await storedBytes(`${prefix}/single/index.m4s`);
+    const [len, off] = [Number(map![2]), Number(map![3])];
+    const init = await play(map![1]!, { range: `bytes=${off}-${off + len - 1}` });
+    expect(init.statusCode).toBe(206);
+    expect(init.rawPayload.equals(whole.subarray(off, off + len))).toBe(true);
+    expect(init.rawPayload.toString('latin1', 4, 8)).toBe('ftyp');
+    const lines = single.body.split('\n');
+    const ranges = lines.filter((l) => l.startsWith('#EXT-X-BYTERANGE:'));
+    expect(ranges.length).toBe(lines.filter((l) => l.startsWith('#EXTINF:')).length);
+    expect(uris(single.body).every((u) => u === map![1])).toBe(true);
+    const [segLen, segOff] = ranges[0]!.slice('#EXT-X-BYTERANGE:'.length).split('@').map(Number) as [number, number];
+    const frag = await play(uris(single.body)[0]!, { range: `bytes=${segOff}-${segOff + segLen - 1}` });
+    expect(frag.statusCode).toBe(206);
+    expect(frag.rawPayload.equals(whole.subarray(segOff, segOff + segLen))).toBe(true);
+    expect(['moof', 'styp', 'sidx']).toContain(frag.rawPayload.toString('latin1', 4, 8));
+
+    // Separate files: EXT-X-MAP names init.mp4, the segments .m4s files beside it.
+    const split = await play(splitUrl!);
+    expect(split.statusCode, split.body).toBe(200);
+    const initUrl = /#EXT-X-MAP:URI="([^"]+)"/.exec(split.body)![1]!;
+    expect(initUrl).toMatch(/\/split\/init\.mp4$/);
+    const splitInit = await play(initUrl);
+    expect(splitInit.statusCode).toBe(200);
+    expect(splitInit.rawPayload.equals(await storedBytes(`${prefix}/split/init.mp4`))).toBe(true);
+    const segs = uris(split.body);
+    expect(segs.length).toBeGreaterThan(0);
+    for (const u of segs) expect(u).toMatch(/\/split\/index\d+\.m4s$/);
+    const seg = await play(segs.at(-1)!, { range: 'bytes=0-7' });
+    expect(seg.statusCode).toBe(206);
+    expect(seg.headers['content-type']).toBe('video/iso.segment');
   });
 });
