@@ -38,6 +38,8 @@ let ctx: TestContext;
 let dir: string;
 let storageDir: string;
 let uploadDir: string;
+/** The listening app, for requests over a real socket (as a player makes them). */
+let base: string;
 
 interface MediaDto {
   id: string;
@@ -144,7 +146,8 @@ describe.skipIf(!hasTools)('the creator media journey through the real pipeline'
     ctx = await createTestContext({ STORAGE_DIR: storageDir, UPLOAD_DIR: uploadDir, MEDIA_RETRY_DELAY_SECONDS: '0', PLATFORM_FEE_BPS: '2000' });
     // The sandbox delivers its signed webhooks over real HTTP to the listening app.
     await ctx.app.listen({ host: '127.0.0.1', port: 0 });
-    ctx.services.sandbox!.webhookUrl = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}/v1/webhooks/sandbox`;
+    base = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
+    ctx.services.sandbox!.webhookUrl = `${base}/v1/webhooks/sandbox`;
   });
   afterAll(async () => {
     await ctx?.close();
@@ -195,7 +198,8 @@ describe.skipIf(!hasTools)('the creator media journey through the real pipeline'
     const pub = await post(`/v1/content/${c.id}/publish`, creator.token, {});
     expect(pub.statusCode, pub.body).toBe(200);
 
-    const found = (await get('/v1/catalog?q=harbour')).json<{ items: { id: string; title: string; priceCents: number }[] }>();
+    // A word of the title only (not in the description or tags).
+    const found = (await get('/v1/catalog?q=dawn')).json<{ items: { id: string; title: string; priceCents: number }[] }>();
     expect(found.items).toEqual(expect.arrayContaining([expect.objectContaining({ id: c.id, title: 'Harbour at dawn', priceCents: 1500 })]));
     const refused = await post(`/v1/content/${c.id}/playback`, customer.token, {});
     expect(refused.statusCode, refused.body).toBe(402);
@@ -266,6 +270,15 @@ describe.skipIf(!hasTools)('the creator media journey through the real pipeline'
     expect(whole.statusCode).toBe(200);
     expect(Number(whole.headers['content-length'])).toBe(original.length);
     expect(whole.rawPayload.equals(original)).toBe(true);
+    // Over a real socket, as a player fetches it: a range, and a HEAD for the size.
+    const socket = await fetch(`${base}${new URL(segUrls[0]!).pathname}`, { headers: { range: 'bytes=188-375' } });
+    expect(socket.status).toBe(206);
+    expect(socket.headers.get('content-range')).toBe(`bytes 188-375/${original.length}`);
+    expect(Buffer.from(await socket.arrayBuffer()).equals(original.subarray(188, 376))).toBe(true);
+    const headed = await fetch(`${base}${new URL(segUrls[0]!).pathname}`, { method: 'HEAD' });
+    expect(headed.status).toBe(200);
+    expect(headed.headers.get('content-length')).toBe(String(original.length));
+    expect(headed.headers.get('accept-ranges')).toBe('bytes');
     // The other rendition plays too (a player switching up).
     const high = await play(variantUrls.find((u) => u.includes('/480p/'))!);
     expect(high.statusCode).toBe(200);
