@@ -143,7 +143,7 @@ describe.skipIf(!hasTools)('the creator media journey through the real pipeline'
     dir = mkdtempSync(path.join(os.tmpdir(), 'fanfare-journey-'));
     storageDir = path.join(dir, 'storage');
     uploadDir = path.join(dir, 'uploads');
-    ctx = await createTestContext({ STORAGE_DIR: storageDir, UPLOAD_DIR: uploadDir, MEDIA_RETRY_DELAY_SECONDS: '0', PLATFORM_FEE_BPS: '2000' });
+    ctx = await createTestContext({ STORAGE_DIR: storageDir, UPLOAD_DIR: uploadDir, MEDIA_RETRY_DELAY_SECONDS: '0', PLATFORM_FEE_BPS: '2000', FFMPEG_PATH: ffmpeg, FFPROBE_PATH: ffprobe });
     // The sandbox delivers its signed webhooks over real HTTP to the listening app.
     await ctx.app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(ctx.app.server.address() as AddressInfo).port}`;
