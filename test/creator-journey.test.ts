@@ -452,6 +452,14 @@ describe.skipIf(!hasTools)('the creator media journey through the real pipeline'
     expect(frag.rawPayload.equals(whole.subarray(segOff, segOff + segLen))).toBe(true);
     expect(['moof', 'styp', 'sidx']).toContain(frag.rawPayload.toString('latin1', 4, 8));
 
+    // A URI leaving the media's folder is dropped with both of its tags, leaving a valid playlist.
+    const stored1 = (await storedBytes(`${prefix}/single/index.m3u8`)).toString('utf8');
+    const tampered = stored1.replace('#EXT-X-ENDLIST', '#EXTINF:1.000000,\n#EXT-X-BYTERANGE:10@0\n../../../other/secret.m4s\n#EXT-X-ENDLIST');
+    const rewritten = await ctx.services.playback.rewrite(tampered, `${prefix}/single/index.m3u8`, { contentId: c.id, mediaId: id, userId: viewer.id, prefix: `${prefix}/` }, 2);
+    expect(rewritten).not.toContain('secret');
+    expect(rewritten.split('\n').filter((l) => l.startsWith('#EXTINF:')).length).toBe(uris(rewritten).length);
+    expect(rewritten.split('\n').filter((l) => l.startsWith('#EXT-X-BYTERANGE:')).length).toBe(uris(rewritten).length);
+
     // Separate files: EXT-X-MAP names init.mp4, the segments .m4s files beside it.
     const split = await play(splitUrl!);
     expect(split.statusCode, split.body).toBe(200);
