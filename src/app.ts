@@ -199,7 +199,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
   });
   const mediaRepo = createMediaRepository(db);
   const uploads = createUploadStore(config.media.uploadDir);
-  const media = createMediaService({ db, repo: mediaRepo, access, storage, jobs, notifications, log, publicUrl: config.publicUrl, media: config.media });
+  const media = createMediaService({ db, repo: mediaRepo, access, storage, jobs, notifications, log, publicUrl: config.publicUrl, media: config.media, usedBy: (id) => contentRepo.contentsUsingMedia(id) });
   jobs.register('media.transcode', async ({ mediaId }) => {
     await media.transcode(mediaId);
   });

@@ -114,11 +114,17 @@ export interface AccessRow {
   prerequisites_met: boolean;
 }
 
+/**
+ * The duration is the media's when the media module probed one (the player's is only a report):
+ * a client cannot mark content completed, and so pass a prerequisite, by sending a short duration.
+ */
 export const PROGRESS_SQL = `with a as (
-  select c.id, c.content_type, g.reason from content c left join lateral ${grantsLateral('$2')} g on true where c.id = $1 and c.deleted_at is null
+  select c.id, c.content_type, g.reason, coalesce(nullif(m.duration_seconds, 0), $5::int) as duration from content c
+  left join media_items m on m.id = c.media_item_id and m.deleted_at is null
+  left join lateral ${grantsLateral('$2')} g on true where c.id = $1 and c.deleted_at is null
 ), up as (
   insert into video_playback (id, user_id, content_id, position_seconds, duration_seconds, completed)
-  select $3::uuid, $2::uuid, a.id, $4::int, $5::int, $4::int * 100 >= $5::int * 95 from a where a.reason is not null and a.content_type <> 'written'
+  select $3::uuid, $2::uuid, a.id, least($4::int, a.duration), a.duration, least($4::int, a.duration) * 100 >= a.duration * 95 from a where a.reason is not null and a.content_type <> 'written'
   on conflict (user_id, content_id) do update set position_seconds = excluded.position_seconds, duration_seconds = excluded.duration_seconds,
     completed = excluded.completed, updated_at = now()
   returning position_seconds, duration_seconds, completed, updated_at
@@ -136,10 +142,11 @@ export interface ProgressRow {
 
 /**
  * Playback authorize in one round trip: the access decision, and when it grants access the day's
- * view (one per viewer per content per day) counted on the content and stamped on the grant.
+ * view (one per viewer per content per day) counted on the content and stamped on the grant. The
+ * creator's and the organization's own plays (checking a transcode, previewing) are not views.
  */
 export const AUTHORIZE_SQL = `with d as (${ACCESS_SQL}),
-v as (insert into content_views (content_id, user_id, day) select d.id, $2::uuid, current_date from d where d.reason is not null
+v as (insert into content_views (content_id, user_id, day) select d.id, $2::uuid, current_date from d where d.reason is not null and d.reason not in ('creator', 'member')
       on conflict do nothing returning content_id),
 n as (update content set view_count = view_count + 1 where id in (select content_id from v) returning id),
 l as (update content_access set last_accessed_at = now() where content_id in (select content_id from v) and user_id = $2::uuid returning id),
@@ -263,6 +270,15 @@ export function createContentRepository(database: Database) {
         .from(mediaItems)
         .where(and(eq(mediaItems.id, id), isNull(mediaItems.deletedAt)));
       return m;
+    },
+
+    /** Live contents (any status) that play a media item. */
+    async contentsUsingMedia(mediaItemId: string): Promise<number> {
+      const [r] = await db
+        .select({ n: sql<number>`count(*)::int` })
+        .from(content)
+        .where(and(eq(content.mediaItemId, mediaItemId), isNull(content.deletedAt)));
+      return r?.n ?? 0;
     },
 
     // --- content -----------------------------------------------------------------------------

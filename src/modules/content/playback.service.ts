@@ -268,9 +268,10 @@ export function createPlaybackService(deps: {
           const url = await urlOf(trimmed);
           if (url) {
             out.push(url);
-          } else if (/^#EXT(INF|-X-STREAM-INF|-X-BYTERANGE)/.test(out.at(-1)?.trim() ?? '')) {
-            // The tag described the URI just dropped: without it the playlist would be malformed.
-            out.pop();
+          } else {
+            // The tags describing the URI just dropped go with it, or the playlist would be
+            // malformed: fMP4 single-file playlists put EXTINF and EXT-X-BYTERANGE before it.
+            while (/^#EXT(INF|-X-STREAM-INF|-X-BYTERANGE)/.test(out.at(-1)?.trim() ?? '')) out.pop();
           }
         }
       }

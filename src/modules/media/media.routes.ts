@@ -185,8 +185,9 @@ export const mediaRoutes = (media: MediaService, uploads: MediaUploads): Fastify
         schema: {
           tags,
           summary: 'Delete a media item: its original, renditions and thumbnail are removed from storage',
+          description: 'Refused (409 media_in_use) while a content plays it: delete the content, or give it another media item, first.',
           params: idParams,
-          response: { 204: z.null(), ...errorResponses(400, 401, 404) },
+          response: { 204: z.null(), ...errorResponses(400, 401, 404, 409) },
         },
       },
       async (req, reply) => {

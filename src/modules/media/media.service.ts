@@ -95,6 +95,11 @@ export interface MediaServiceDeps {
   log: Logger;
   publicUrl: string;
   media: { ffmpegPath: string; ffprobePath: string; transcodeTimeoutSeconds: number; retryDelaySeconds: number };
+  /**
+   * How many live contents play this item (wired to the content module in the composition root):
+   * an item in use is not deleted, or what customers bought would stop playing.
+   */
+  usedBy?: (mediaId: string) => Promise<number>;
 }
 
 const fieldError = (kind: 'bad_request' | 'unprocessable', pathName: string, message: string, code?: string) =>
@@ -328,6 +333,10 @@ export function createMediaService(deps: MediaServiceDeps) {
     /** Soft delete: the row stays (contents may name it), its stored objects and any upload go. */
     async remove(actor: Actor, id: string, hooks: { discardUpload?: (id: string) => Promise<void> } = {}): Promise<void> {
       await requireItem(actor, id, 'media.manage');
+      const uses = (await deps.usedBy?.(id)) ?? 0;
+      if (uses > 0) {
+        throw new AppError('conflict', `This media item is played by ${uses} content item(s); delete them, or give them another media item, first`, { code: 'media_in_use' });
+      }
       const row = await db.transaction(async (tx) => {
         const deleted = await repo.softDelete(id, tx);
         if (deleted) await publish(tx, 'media.deleted', { mediaId: id });
