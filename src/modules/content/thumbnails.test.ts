@@ -3,7 +3,8 @@ import { createTestContext, testConfig, type TestContext, type TestUser } from '
 import { anonymous } from '../../core/actor.ts';
 import { AppError } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
-import type { Storage } from '../storage/index.ts';
+import { startFakeS3 } from '../../../test/fake-s3.ts';
+import { createS3Storage, type Storage } from '../storage/index.ts';
 import { createThumbnailService } from './index.ts';
 
 let ctx: TestContext;
@@ -199,6 +200,27 @@ describe('thumbnails', () => {
     const draft = await content(creator, {}, false);
     await expect(thumbnails.serve(anonymous({ ip: null, userAgent: null, requestId: 'r' }), draft.id)).rejects.toBeInstanceOf(AppError);
     expect(presigned).toHaveLength(1);
+  });
+
+  it('against an S3 store (the loopback fake), the presigned redirect fetches the stored JPEG', async () => {
+    const fake = await startFakeS3();
+    try {
+      const s3 = createS3Storage({ endpoint: fake.url, region: fake.region, bucket: fake.bucket, accessKeyId: fake.accessKeyId, secretAccessKey: fake.secretAccessKey, forcePathStyle: true });
+      const thumbnails = createThumbnailService({ repo: ctx.services.contentRepo, storage: s3, publicUrl, ttlSeconds: 60 });
+      const creator = await ctx.newUser({ role: 'creator' });
+      const c = await content(creator, { visibility: 'purchased_only', priceCents: 500 });
+      await s3.put(`thumbnails/${c.mediaItemId}/thumb.jpg`, JPEG, { contentType: 'image/jpeg' });
+      const r = await thumbnails.serve(anonymous({ ip: null, userAgent: null, requestId: 'r' }), c.id);
+      expect(r.status).toBe(302);
+      // A cached redirect never outlives the presigned URL it points to.
+      expect(r.headers['cache-control']).toBe('public, max-age=30');
+      const img = await fetch(r.headers.location!);
+      expect(img.status).toBe(200);
+      expect(Buffer.from(await img.arrayBuffer()).equals(JPEG)).toBe(true);
+      expect(fake.log.at(-1)).toMatchObject({ method: 'GET', key: `thumbnails/${c.mediaItemId}/thumb.jpg`, auth: 'query', status: 200 });
+    } finally {
+      await fake.close();
+    }
   });
 
   it('bad input is a 400 naming the field; an unknown id is 404', async () => {
