@@ -34,7 +34,7 @@ import { createInvoiceRepository, createInvoiceService, invoiceRoutes } from './
 import { createSaleService, createWalletRepository, createWalletService, walletRoutes } from './modules/wallets/index.ts';
 import { createPayoutRepository, createPayoutService, payoutRoutes, SandboxPayoutProvider, type PayoutProvider } from './modules/payouts/index.ts';
 import { systemClock, type Clock } from './core/clock.ts';
-import { contentRoutes, createContentRepository, createContentService, createPlaybackService, createPurchaseService } from './modules/content/index.ts';
+import { contentRoutes, createContentRepository, createContentService, createPlaybackService, createPurchaseService, createThumbnailService } from './modules/content/index.ts';
 import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
@@ -170,7 +170,13 @@ export function createServices(config: Config, database: Database, log: Logger, 
   // writes originals and renditions, playback reads them through `mediaRepo` and `storage`.
   const storage = createStorage(config);
   const contentRepo = createContentRepository(database);
-  const content = createContentService({ db, repo: contentRepo, access });
+  const thumbnails = createThumbnailService({
+    repo: contentRepo,
+    storage,
+    publicUrl: config.publicUrl,
+    ttlSeconds: config.content.playbackUrlTtlSeconds,
+  });
+  const content = createContentService({ db, repo: contentRepo, access, thumbnails });
   const purchases = createPurchaseService({ db, repo: contentRepo, access, ledger, payments, notifications, jobs, log, config: config.content });
   const playback = createPlaybackService({
     repo: contentRepo,
@@ -179,6 +185,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
     secret: config.authSecret,
     publicUrl: config.publicUrl,
     ttlSeconds: config.content.playbackUrlTtlSeconds,
+    thumbnails,
   });
 
   // Pay as Play's low-balance alert: once, when a debit crosses the user's threshold.
@@ -217,7 +224,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
     await uploads.purgeExpired();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, sales, payouts, invoices, notifications, lms, payplay, clock, storage, mediaRepo, media, uploads, contentRepo, content, purchases, playback };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, sales, payouts, invoices, notifications, lms, payplay, clock, storage, mediaRepo, media, uploads, contentRepo, content, purchases, playback, thumbnails };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -378,7 +385,7 @@ export async function buildApp({ config, database, logger, ...opts }: BuildOptio
   await app.register(payplayRoutes(services.payplay));
   mountUploads(app, services.media, services.uploads, { uploadDir: config.media.uploadDir, publicUrl: config.publicUrl, log });
   await app.register(mediaRoutes(services.media, services.uploads));
-  await app.register(contentRoutes(services.content, services.purchases, services.playback));
+  await app.register(contentRoutes(services.content, services.purchases, services.playback, services.thumbnails));
 
   await app.ready();
   return {

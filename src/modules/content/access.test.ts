@@ -94,7 +94,7 @@ describe('the access decision: members, written content, grants', () => {
       presignGet: (key, ttl) => Promise.resolve(`https://bucket.s3.example/${key}?X-Amz-Expires=${ttl}`),
       read: () => Promise.resolve(Readable.from([])),
     };
-    const playback = createPlaybackService({ repo: ctx.services.contentRepo, access: ctx.services.access, storage: s3, secret: 'x'.repeat(32), publicUrl: 'https://fan.example', ttlSeconds: 300 });
+    const playback = createPlaybackService({ repo: ctx.services.contentRepo, access: ctx.services.access, storage: s3, secret: 'x'.repeat(32), publicUrl: 'https://fan.example', ttlSeconds: 300, thumbnails: ctx.services.thumbnails });
     const ids = { contentId: newId(), mediaId: newId(), userId: newId() };
     const prefix = `hls/${ids.mediaId}/`;
     const out = await playback.rewrite('#EXTM3U\n#EXT-X-KEY:METHOD=AES-128,URI="key.bin"\n#EXTINF:4,\nseg0.ts\nnested/index.m3u8\nhttps://cdn.example/ad.ts\n../../other/seg.ts\n', `${prefix}360p/index.m3u8`, { ...ids, prefix }, 60);

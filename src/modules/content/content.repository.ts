@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, isNull, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNotNull, isNull, lt, sql, type SQL } from 'drizzle-orm';
 import type { Database, Db, Executor } from '../../db/client.ts';
 import { rowsOf } from '../../db/client.ts';
 import { newId } from '../../core/ids.ts';
@@ -154,10 +154,11 @@ e as (insert into events (id, user_id, session_id, event_type, event_data, ip_ad
       select $3::uuid, $2::uuid, $4, 'content_view', jsonb_build_object('contentId', v.content_id), $5, $6, $7 from v returning id)
 select d.* from d`;
 
-const CONTINUE_SQL = `select vp.content_id, vp.position_seconds, vp.duration_seconds, vp.updated_at, c.title, c.slug, c.content_type, c.thumbnail_url, m.thumbnail_key, g.reason
+// The media join only answers the generated thumbnail: a live, ready item's.
+const CONTINUE_SQL = `select vp.content_id, vp.position_seconds, vp.duration_seconds, vp.updated_at, c.title, c.slug, c.content_type, c.thumbnail_url, c.media_item_id, m.thumbnail_key, g.reason
 from video_playback vp
 join content c on c.id = vp.content_id and c.deleted_at is null
-left join media_items m on m.id = c.media_item_id
+left join media_items m on m.id = c.media_item_id and m.deleted_at is null and m.status = 'ready'
 cross join lateral ${grantsLateral('$1')} g
 where vp.user_id = $1 and not vp.completed and ($3::timestamptz is null or vp.updated_at < $3::timestamptz)
 order by vp.updated_at desc limit $2`;
@@ -171,8 +172,32 @@ export interface ContinueRow {
   slug: string;
   content_type: ContentType;
   thumbnail_url: string | null;
+  media_item_id: string | null;
   thumbnail_key: string | null;
   reason: GrantReason;
+}
+
+/**
+ * Who may fetch a content's thumbnail, and where it is, in one statement: `listed` (published and
+ * not private) is a catalog preview anyone may see; otherwise a grant (creator, organization
+ * member, a buyer of archived content) must answer.
+ */
+export const THUMBNAIL_SQL = `select c.id, c.thumbnail_url, c.media_item_id, m.status as media_status, m.thumbnail_key, m.transcoded_at,
+  (c.status = 'published' and c.visibility <> 'private') as listed, g.reason
+from content c
+left join media_items m on m.id = c.media_item_id and m.deleted_at is null
+left join lateral ${grantsLateral('$2')} g on true
+where c.id = $1 and c.deleted_at is null`;
+
+export interface ThumbnailRow {
+  id: string;
+  thumbnail_url: string | null;
+  media_item_id: string | null;
+  media_status: string | null;
+  thumbnail_key: string | null;
+  transcoded_at: Date | null;
+  listed: boolean;
+  reason: GrantReason | null;
 }
 
 export interface CatalogFilter {
@@ -245,6 +270,25 @@ export function createContentRepository(database: Database) {
     },
     async continueWatching(userId: string, limit: number, before?: Date): Promise<ContinueRow[]> {
       return named<ContinueRow>('content_continue_watching', CONTINUE_SQL, [userId, limit, before ?? null]);
+    },
+    async thumbnail(contentId: string, userId: string | null): Promise<ThumbnailRow | undefined> {
+      return (await named<ThumbnailRow>('content_thumbnail', THUMBNAIL_SQL, [contentId, userId]))[0];
+    },
+    /** Of these media items, the ids of the live, ready ones with a generated thumbnail. */
+    async mediaWithThumbnails(mediaIds: string[]): Promise<Set<string>> {
+      if (!mediaIds.length) return new Set();
+      const rows = await db
+        .select({ id: mediaItems.id })
+        .from(mediaItems)
+        .where(
+          and(
+            inArray(mediaItems.id, mediaIds),
+            isNull(mediaItems.deletedAt),
+            eq(mediaItems.status, 'ready'),
+            isNotNull(mediaItems.thumbnailKey),
+          ),
+        );
+      return new Set(rows.map((r) => r.id));
     },
     async progress(userId: string, contentId: string) {
       const [row] = await db

@@ -4,11 +4,12 @@ import { errorResponses } from '../../core/http.ts';
 import { currencySchema } from '../../core/money.ts';
 import { pageQuery, pageSchema } from '../../core/pagination.ts';
 import { paymentSchema, toPaymentDto } from '../payments/index.ts';
-import type { Content, ContentAccessRow, Purchase, Series, Settings } from './content.repository.ts';
+import type { ContentAccessRow, Purchase, Series, Settings } from './content.repository.ts';
 import { contentStatuses, contentTypes, purchaseStatuses, visibilities } from './content.schema.ts';
-import type { ContentService } from './content.service.ts';
+import type { ContentService, ContentView } from './content.service.ts';
 import type { PlaybackService } from './playback.service.ts';
 import type { PurchaseService } from './purchases.service.ts';
+import type { ThumbnailService } from './thumbnails.service.ts';
 
 const price = z.number().int().positive().max(100_000_000).nullable();
 const tag = z.string().trim().min(1).max(50);
@@ -28,7 +29,9 @@ const contentSchema = z.object({
   slug: z.string(),
   description: z.string().nullable(),
   contentType: z.enum(contentTypes),
+  /** The effective thumbnail: the creator's own URL, else Fanfare's URL of the generated one. */
   thumbnailUrl: z.string().nullable(),
+  thumbnailSource: z.enum(['custom', 'generated']).nullable(),
   contentBody: z.string().nullable(),
   category: z.string().nullable(),
   tags: z.array(z.string()),
@@ -44,13 +47,13 @@ const contentSchema = z.object({
   createdAt: z.date(),
   updatedAt: z.date(),
 });
-const toContentDto = (c: Content) => {
+const toContentDto = (c: ContentView) => {
   const { search: _search, deletedAt: _deleted, ...rest } = c;
   return rest;
 };
 /** What customers see in the catalog: no body of written content they have not opened. */
 const catalogSchema = contentSchema.omit({ contentBody: true });
-const toCatalogDto = (c: Content) => {
+const toCatalogDto = (c: ContentView) => {
   const { contentBody: _body, ...rest } = toContentDto(c);
   return rest;
 };
@@ -258,7 +261,12 @@ const progressBody = z
   });
 
 export const contentRoutes =
-  (content: ContentService, purchases: PurchaseService, playback: PlaybackService): FastifyPluginAsyncZod =>
+  (
+    content: ContentService,
+    purchases: PurchaseService,
+    playback: PlaybackService,
+    thumbnails: ThumbnailService,
+  ): FastifyPluginAsyncZod =>
   async (app) => {
     const tags = ['content'];
     // --- creator: content ----------------------------------------------------------------------
@@ -686,6 +694,31 @@ export const contentRoutes =
         },
       },
       async (req) => playback.progress(req.actor, req.params.id),
+    );
+    app.get(
+      '/v1/content/:id/thumbnail',
+      {
+        schema: {
+          tags: ['catalog'],
+          summary: 'A content’s thumbnail image (the generated one, or a redirect)',
+          description:
+            'A published, non-private content’s thumbnail is public; a draft’s or a private one’s only its creator’s and organization’s. Answers image/jpeg with an ETag (304 on If-None-Match), or 302 to the creator’s own URL or, with S3 storage, to a presigned URL. 404 while the media is transcoding or when it has no thumbnail.',
+          security: [],
+          params: idParam,
+          querystring: z.object({ v: z.string().max(40).optional() }),
+          response: {
+            200: z.any().describe('the image bytes (image/jpeg)'),
+            302: z.any().describe('to the creator’s own thumbnail, or a presigned storage URL'),
+            304: z.any().describe('not modified since the ETag given in If-None-Match'),
+            ...errorResponses(400, 404),
+          },
+        },
+      },
+      async (req, reply) => {
+        const r = await thumbnails.serve(req.actor, req.params.id, req.headers['if-none-match']);
+        reply.status(r.status).headers(r.headers);
+        return reply.send(r.body ?? '');
+      },
     );
     app.get(
       '/v1/me/continue-watching',

@@ -14,6 +14,10 @@ import type {
   Settings,
 } from './content.repository.ts';
 import type { ContentStatus, ContentType, Visibility } from './content.schema.ts';
+import type { ThumbnailService, WithThumbnail } from './thumbnails.service.ts';
+
+/** A content as the API shows it: thumbnailUrl is the effective thumbnail (the creator's, else the generated one). */
+export type ContentView = WithThumbnail<Content>;
 
 export interface ContentInput {
   organizationId?: string | null | undefined;
@@ -95,8 +99,9 @@ export function isTimezone(tz: string): boolean {
   }
 }
 
-export function createContentService(deps: { db: Db; repo: ContentRepository; access: Access }) {
-  const { db, repo, access } = deps;
+export function createContentService(deps: { db: Db; repo: ContentRepository; access: Access; thumbnails: ThumbnailService }) {
+  const { db, repo, access, thumbnails } = deps;
+  const view = (c: Content) => thumbnails.decorateOne(c);
 
   /** Who may manage content of this scope: the organization's content managers, or the creator for personal content. */
   const requireScope = async (actor: Actor, organizationId: string | null): Promise<UserActor> => {
@@ -260,7 +265,7 @@ export function createContentService(deps: { db: Db; repo: ContentRepository; ac
   };
 
   const service = {
-    async create(actor: Actor, input: ContentInput): Promise<Content> {
+    async create(actor: Actor, input: ContentInput): Promise<ContentView> {
       const organizationId = input.organizationId ?? null;
       const user = await requireScope(actor, organizationId);
       checkShape(input.contentType, input.mediaItemId, input.contentBody);
@@ -283,16 +288,18 @@ export function createContentService(deps: { db: Db; repo: ContentRepository; ac
         currency: input.currency ?? 'USD',
         prerequisiteContentIds: input.prerequisiteContentIds ?? [],
       };
-      return withSlug('content', input.title, input.slug, organizationId, user.userId, (slug) =>
-        repo.insertContent({ ...row, slug }),
+      return view(
+        await withSlug('content', input.title, input.slug, organizationId, user.userId, (slug) =>
+          repo.insertContent({ ...row, slug }),
+        ),
       );
     },
 
-    async get(actor: Actor, id: string): Promise<Content> {
-      return (await managed(actor, id)).item;
+    async get(actor: Actor, id: string): Promise<ContentView> {
+      return view((await managed(actor, id)).item);
     },
 
-    async update(actor: Actor, id: string, patch: ContentPatch): Promise<Content> {
+    async update(actor: Actor, id: string, patch: ContentPatch): Promise<ContentView> {
       const { user, item } = await managed(actor, id);
       const mediaItemId = patch.mediaItemId !== undefined ? patch.mediaItemId : item.mediaItemId;
       const body = patch.contentBody !== undefined ? patch.contentBody : item.contentBody;
@@ -316,8 +323,10 @@ export function createContentService(deps: { db: Db; repo: ContentRepository; ac
         Object.entries(rest).filter(([, v]) => v !== undefined),
       );
       if (slug !== undefined && slug !== item.slug) set.slug = slug;
+      // A client echoing the DTO back sends the generated URL: that is no thumbnail of the creator's own.
+      if (set.thumbnailUrl && thumbnails.isGeneratedUrl(id, set.thumbnailUrl)) set.thumbnailUrl = null;
       try {
-        return (await repo.updateContent(id, set))!;
+        return await view((await repo.updateContent(id, set))!);
       } catch (err) {
         if (isUniqueViolation(err))
           {throw new AppError('conflict', `The slug ${slug} is taken`, {
@@ -328,7 +337,7 @@ export function createContentService(deps: { db: Db; repo: ContentRepository; ac
       }
     },
 
-    async setStatus(actor: Actor, id: string, status: ContentStatus): Promise<Content> {
+    async setStatus(actor: Actor, id: string, status: ContentStatus): Promise<ContentView> {
       const { item } = await managed(actor, id);
       if (status === 'published' && item.mediaItemId) {
         const media = await repo.media(item.mediaItemId);
@@ -339,10 +348,12 @@ export function createContentService(deps: { db: Db; repo: ContentRepository; ac
             { code: 'media_not_ready' },
           );}
       }
-      return (await repo.updateContent(id, {
-        status,
-        publishedAt: status === 'published' ? (item.publishedAt ?? new Date()) : item.publishedAt,
-      }))!;
+      return view(
+        (await repo.updateContent(id, {
+          status,
+          publishedAt: status === 'published' ? (item.publishedAt ?? new Date()) : item.publishedAt,
+        }))!,
+      );
     },
 
     async remove(actor: Actor, id: string): Promise<void> {
@@ -354,7 +365,7 @@ export function createContentService(deps: { db: Db; repo: ContentRepository; ac
       actor: Actor,
       organizationId: string | null,
       q: PageQuery & { status?: ContentStatus | undefined },
-    ): Promise<Page<Content>> {
+    ): Promise<Page<ContentView>> {
       const user = access.requireUser(actor);
       if (organizationId) await access.requireOrg(actor, organizationId, 'content.read');
       const rows = await repo.listManaged(organizationId ? { organizationId } : { creatorId: user.userId }, {
@@ -362,22 +373,24 @@ export function createContentService(deps: { db: Db; repo: ContentRepository; ac
         limit: q.limit,
         status: q.status,
       });
-      return toPage(rows, q.limit);
+      const page = toPage(rows, q.limit);
+      return { ...page, items: await thumbnails.decorate(page.items) };
     },
 
     // --- catalog -----------------------------------------------------------------------------
     async catalog(
       _actor: Actor,
       q: PageQuery & Omit<CatalogFilter, 'before' | 'limit'>,
-    ): Promise<Page<Content>> {
+    ): Promise<Page<ContentView>> {
       // Open to everyone, signed in or not: the query itself keeps drafts, private, archived and deleted items out.
-      return toPage(await repo.catalog({ ...q, before: decodeCursor(q.cursor) }), q.limit);
+      const page = toPage(await repo.catalog({ ...q, before: decodeCursor(q.cursor) }), q.limit);
+      return { ...page, items: await thumbnails.decorate(page.items) };
     },
 
-    async catalogItem(_actor: Actor, id: string): Promise<Content> {
+    async catalogItem(_actor: Actor, id: string): Promise<ContentView> {
       const c = await repo.getContent(id);
       if (!c || c.status !== 'published' || c.visibility === 'private') throw notFound('Content');
-      return c;
+      return view(c);
     },
 
     // --- series ------------------------------------------------------------------------------
@@ -461,7 +474,7 @@ export function createContentService(deps: { db: Db; repo: ContentRepository; ac
       });
     },
 
-    async catalogSeries(_actor: Actor, id: string): Promise<{ series: Series; items: Content[] }> {
+    async catalogSeries(_actor: Actor, id: string): Promise<{ series: Series; items: ContentView[] }> {
       const series = await repo.getSeries(id);
       if (!series || series.status !== 'published') throw notFound('Series');
       const items = (await repo.contentsIn(series.contentOrder)).filter(
@@ -470,7 +483,7 @@ export function createContentService(deps: { db: Db; repo: ContentRepository; ac
       const byId = new Map(items.map((c) => [c.id, c]));
       return {
         series,
-        items: series.contentOrder.map((cid) => byId.get(cid)).filter((c): c is Content => !!c),
+        items: await thumbnails.decorate(series.contentOrder.map((cid) => byId.get(cid)).filter((c): c is Content => !!c)),
       };
     },
 

@@ -4,6 +4,7 @@ export {
   ACCESS_SQL,
   PROGRESS_SQL,
   AUTHORIZE_SQL,
+  THUMBNAIL_SQL,
   type ContentRepository,
   type Content,
   type Purchase,
@@ -15,6 +16,7 @@ export {
   nextSlug,
   isTimezone,
   type ContentService,
+  type ContentView,
 } from './content.service.ts';
 export { createPurchaseService, type PurchaseService } from './purchases.service.ts';
 export {
@@ -23,4 +25,10 @@ export {
   type PlaybackService,
   type AccessDecision,
 } from './playback.service.ts';
+export {
+  createThumbnailService,
+  type ThumbnailService,
+  type ThumbnailSource,
+  type ThumbnailResponse,
+} from './thumbnails.service.ts';
 export { contentRoutes } from './content.routes.ts';

@@ -7,6 +7,7 @@ import { AppError, notFound } from '../../core/errors.ts';
 import { newId } from '../../core/ids.ts';
 import { assertKey, contentTypeOf, type Storage } from '../storage/index.ts';
 import type { AccessRow, ContentRepository, GrantReason } from './content.repository.ts';
+import type { ThumbnailService } from './thumbnails.service.ts';
 
 /** The one access decision: may this user use this content now, and why. */
 export interface AccessDecision {
@@ -67,8 +68,9 @@ export function createPlaybackService(deps: {
   secret: string;
   publicUrl: string;
   ttlSeconds: number;
+  thumbnails: Pick<ThumbnailService, 'urlOf'>;
 }) {
-  const { repo, access, storage, publicUrl, ttlSeconds } = deps;
+  const { repo, access, storage, publicUrl, ttlSeconds, thumbnails } = deps;
   const key = createHmac('sha256', deps.secret).update('fanfare-playback-urls-v1').digest();
 
   const uuidBytes = (u: string) => Buffer.from(u.replace(/-/g, ''), 'hex');
@@ -329,7 +331,8 @@ export function createPlaybackService(deps: {
         title: r.title,
         slug: r.slug,
         contentType: r.content_type,
-        thumbnailUrl: r.thumbnail_url,
+        thumbnailUrl:
+          r.thumbnail_url ?? (r.thumbnail_key && r.media_item_id ? thumbnails.urlOf(r.content_id, r.media_item_id) : null),
         positionSeconds: r.position_seconds,
         durationSeconds: r.duration_seconds,
         updatedAt: r.updated_at,
