@@ -47,6 +47,14 @@ export function createPaymentRepository(db: Db) {
         .limit(1);
       return row;
     },
+    /** Every payment for `reference` in one of `statuses`, oldest first. */
+    async openFor(referenceType: string, referenceId: string, statuses: PaymentStatus[], tx: Executor = db): Promise<Payment[]> {
+      return tx
+        .select()
+        .from(payments)
+        .where(and(eq(payments.referenceType, referenceType), eq(payments.referenceId, referenceId), inArray(payments.status, statuses)))
+        .orderBy(payments.id);
+    },
     async update(id: string, patch: Partial<NewPayment>, tx: Executor = db): Promise<Payment | undefined> {
       const [row] = await tx.update(payments).set(patch).where(eq(payments.id, id)).returning();
       return row;
