@@ -139,6 +139,16 @@ export function createPaymentRepository(db: Db) {
         ),
       );
     },
+    /** Reconciliation: payments due an automatic refund that has not gone out after `graceSeconds`. */
+    async overdueAutoRefunds(graceSeconds: number): Promise<{ id: string; reason: string }[]> {
+      return rowsOf(
+        await db.execute(
+          sql`select id, metadata->>'autoRefundReason' as reason from payments
+              where status = 'success' and metadata->>'autoRefundReason' is not null
+                and paid_at < now() - make_interval(secs => ${graceSeconds}) limit 100`,
+        ),
+      );
+    },
     /** Reconciliation: refunds recorded on payments match their refund rows. */
     async refundMismatches(): Promise<{ id: string; refund_amount: string; refunds: string }[]> {
       return rowsOf(

@@ -314,50 +314,48 @@ export function createPaymentService(deps: {
 
   /** A refund of a settled payment; `requestedBy` null for the platform's own (automatic) refunds. */
   async function refundPayment(paymentId: string, input: { amount?: number | undefined; reason?: string | undefined }, requestedBy: string | null): Promise<Refund> {
-    {
-      const { refund, payment } = await db.transaction(async (tx) => {
-        const payment = await repo.lock(paymentId, tx);
-        if (!payment) throw notFound('Payment');
-        if (!['success', 'partially_refunded'].includes(payment.status) || !payment.transferId) {
-          throw new AppError('conflict', `A ${payment.status} payment cannot be refunded`, { code: 'not_refundable' });
-        }
-        const left = payment.amount - payment.refundAmount;
-        const amount = input.amount ?? left;
-        if (amount <= 0 || amount > left) {
-          throw new AppError('unprocessable', `At most ${left} can still be refunded on this payment`, { code: 'refund_exceeds_payment', fields: [{ path: 'body.amount', message: `at most ${left}` }] });
-        }
-        const refund = await repo.insertRefund({ paymentId, amount, currency: payment.currency, reason: input.reason ?? null, requestedBy }, tx);
-        const clearing = await ledger.platformAccount('provider_clearing', payment.currency, tx);
-        const revenue = await ledger.platformAccount('platform_revenue', payment.currency, tx);
-        const reversal = await ledger.reverse(
-          { transferId: payment.transferId, amount, gross: payment.amount, refundTo: clearing, shortfallFrom: revenue, key: `refund:${refund.id}`, reference: { type: 'refund', id: refund.id } },
-          tx,
-        );
-        await repo.updateRefund(refund.id, { transferId: reversal.transferId }, tx);
-        const refundAmount = payment.refundAmount + amount;
-        const updated = await repo.update(
-          payment.id,
-          { refundAmount, refundedAt: new Date(), status: refundAmount === payment.amount ? 'refunded' : 'partially_refunded' },
-          tx,
-        );
-        return { refund: { ...refund, transferId: reversal.transferId }, payment: updated! };
-      });
-      let outcome;
-      try {
-        outcome = await provider.refund({ intentId: payment.gatewayPaymentId!, amount: refund.amount, idempotencyKey: `refund:${refund.id}`, metadata: { refund_id: refund.id, payment_id: payment.id } });
-      } catch (err) {
-        log.warn({ err, refundId: refund.id }, 'provider refused the refund; returning the money');
-        await db.transaction(async (tx) => settleRefund((await repo.lock(payment.id, tx))!, (await repo.lockRefund(refund.id, tx))!, false, null, tx));
-        if (err instanceof AppError) throw err;
-        throw new AppError('unavailable', 'The payment provider did not accept the refund; nothing was refunded', { code: 'provider_unavailable' });
+    const { refund, payment } = await db.transaction(async (tx) => {
+      const payment = await repo.lock(paymentId, tx);
+      if (!payment) throw notFound('Payment');
+      if (!['success', 'partially_refunded'].includes(payment.status) || !payment.transferId) {
+        throw new AppError('conflict', `A ${payment.status} payment cannot be refunded`, { code: 'not_refundable' });
       }
-      return db.transaction(async (tx) => {
-        const locked = (await repo.lockRefund(refund.id, tx))!;
-        if (!locked.gatewayRefundId) await repo.updateRefund(refund.id, { gatewayRefundId: outcome.id }, tx);
-        if (outcome.status !== 'pending') await settleRefund((await repo.lock(payment.id, tx))!, { ...locked, gatewayRefundId: outcome.id }, outcome.status === 'succeeded', outcome.id, tx);
-        return (await repo.lockRefund(refund.id, tx))!;
-      });
+      const left = payment.amount - payment.refundAmount;
+      const amount = input.amount ?? left;
+      if (amount <= 0 || amount > left) {
+        throw new AppError('unprocessable', `At most ${left} can still be refunded on this payment`, { code: 'refund_exceeds_payment', fields: [{ path: 'body.amount', message: `at most ${left}` }] });
+      }
+      const refund = await repo.insertRefund({ paymentId, amount, currency: payment.currency, reason: input.reason ?? null, requestedBy }, tx);
+      const clearing = await ledger.platformAccount('provider_clearing', payment.currency, tx);
+      const revenue = await ledger.platformAccount('platform_revenue', payment.currency, tx);
+      const reversal = await ledger.reverse(
+        { transferId: payment.transferId, amount, gross: payment.amount, refundTo: clearing, shortfallFrom: revenue, key: `refund:${refund.id}`, reference: { type: 'refund', id: refund.id } },
+        tx,
+      );
+      await repo.updateRefund(refund.id, { transferId: reversal.transferId }, tx);
+      const refundAmount = payment.refundAmount + amount;
+      const updated = await repo.update(
+        payment.id,
+        { refundAmount, refundedAt: new Date(), status: refundAmount === payment.amount ? 'refunded' : 'partially_refunded' },
+        tx,
+      );
+      return { refund: { ...refund, transferId: reversal.transferId }, payment: updated! };
+    });
+    let outcome;
+    try {
+      outcome = await provider.refund({ intentId: payment.gatewayPaymentId!, amount: refund.amount, idempotencyKey: `refund:${refund.id}`, metadata: { refund_id: refund.id, payment_id: payment.id } });
+    } catch (err) {
+      log.warn({ err, refundId: refund.id }, 'provider refused the refund; returning the money');
+      await db.transaction(async (tx) => settleRefund((await repo.lock(payment.id, tx))!, (await repo.lockRefund(refund.id, tx))!, false, null, tx));
+      if (err instanceof AppError) throw err;
+      throw new AppError('unavailable', 'The payment provider did not accept the refund; nothing was refunded', { code: 'provider_unavailable' });
     }
+    return db.transaction(async (tx) => {
+      const locked = (await repo.lockRefund(refund.id, tx))!;
+      if (!locked.gatewayRefundId) await repo.updateRefund(refund.id, { gatewayRefundId: outcome.id }, tx);
+      if (outcome.status !== 'pending') await settleRefund((await repo.lock(payment.id, tx))!, { ...locked, gatewayRefundId: outcome.id }, outcome.status === 'succeeded', outcome.id, tx);
+      return (await repo.lockRefund(refund.id, tx))!;
+    });
   }
 
   // The automatic refund. Runs after the webhook's commit; a payment no longer fully `success`
@@ -403,6 +401,11 @@ export function createPaymentService(deps: {
     invariants(): InvariantCheck[] {
       return [
         { name: 'every succeeded payment has its transfer', run: async () => (await repo.succeededWithoutTransfer()).map((r) => `payment ${r.id} succeeded without a ledger transfer`) },
+        {
+          name: 'every automatic refund went out (grace 1 h)',
+          run: async () =>
+            (await repo.overdueAutoRefunds(3600)).map((r) => `payment ${r.id} is due an automatic refund (${r.reason}) that has not gone out; refund it`),
+        },
         {
           name: 'every refunded amount matches its refunds',
           run: async () => (await repo.refundMismatches()).map((r) => `payment ${r.id} records ${r.refund_amount} refunded but its refunds hold ${r.refunds}`),
