@@ -516,6 +516,24 @@ describe('invoices', () => {
       expect(await balance()).toBe(0);
       await reconciled();
     });
+
+    it('marking it paid offline cancels a card payment waiting on 3-D Secure, so it cannot be paid twice', async () => {
+      const { owner, customer, d, balance, paymentsOf } = await usdInvoice();
+      const pay = await post(customer.token, d.id, 'pay', { paymentMethod: 'pm_card_threeDSecure2Required' });
+      const { payment } = pay.json<{ payment: { gatewayPaymentId: string } }>();
+      expect((await post(owner.token, d.id, 'mark-paid', { method: 'bank_transfer' })).statusCode).toBe(200);
+      expect((await paymentsOf()).map((p) => p.status)).toEqual(['cancelled']);
+      const auth = await ctx.req({
+        method: 'POST',
+        url: `/v1/sandbox/payment-intents/${payment.gatewayPaymentId}/authenticate`,
+        payload: { outcome: 'succeed' },
+      });
+      expect(auth.statusCode).toBe(409);
+      await ctx.drain();
+      expect((await get(owner.token, d.id)).json<InvoiceBody>()).toMatchObject({ status: 'paid', paidVia: 'offline' });
+      expect(await balance()).toBe(0);
+      await reconciled();
+    });
   });
 
   it('the issuer marks an invoice paid offline: recorded and audited, nothing moves in the ledger', async () => {
