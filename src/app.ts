@@ -100,7 +100,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
   // The sandbox signs its webhooks with a key derived from AUTH_SECRET, so nothing else needs setting.
   const sandbox = new SandboxProvider({ db, jobs, log, secret: createHmac('sha256', config.authSecret).update('sandbox-webhooks').digest('hex'), publicUrl: config.publicUrl });
   const provider = config.payments.provider === 'stripe' ? createStripeProvider(config, { returnUrl: `${config.publicUrl}/` }) : sandbox;
-  const payments = createPaymentService({ db, repo: createPaymentRepository(db), ledger, provider, access, log });
+  const payments = createPaymentService({ db, repo: createPaymentRepository(db), ledger, provider, access, outbox, log });
   const walletRepo = createWalletRepository(db);
   const wallets = createWalletService({ db, repo: walletRepo, ledger, payments, access, jobs, outbox, log });
   const invoices = createInvoiceService({

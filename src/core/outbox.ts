@@ -12,6 +12,8 @@ export interface EventMap {
   'payment.succeeded': { paymentId: string };
   'payment.failed': { paymentId: string };
   'payment.refunded': { paymentId: string; refundId: string };
+  /** A payment succeeded for something that can no longer be delivered: refund it in full. */
+  'payment.refund_due': { paymentId: string; reason: string };
   /** An invoice got its number and was mailed; a paid one settled (by payment or offline). */
   'invoice.sent': { invoiceId: string };
   'invoice.paid': { invoiceId: string };

@@ -32,6 +32,7 @@ export type AuditAction =
   | 'notification.sent'
   | 'invoice.sent'
   | 'invoice.voided'
+  | 'invoice.payment_refunded'
   | 'invoice.marked_paid'
   | 'lms_connection.created'
   | 'lms_connection.updated'

@@ -477,6 +477,96 @@ describe('purchases', () => {
     expect((await post(`/v1/content/${c.id}/playback`, buyer.token, {})).statusCode).toBe(200);
   });
 
+  describe('a payment racing the checkout expiry', () => {
+    /** A checkout waiting on 3-D Secure, and its intent. */
+    const scaCheckout = async (buyer: TestUser, contentId: string) => {
+      const res = await post('/v1/purchases', buyer.token, { contentId, paymentMethod: 'pm_card_authenticationRequired' });
+      expect(res.statusCode, res.body).toBe(201);
+      return res.json<{ purchase: { id: string }; payment: { id: string; gatewayPaymentId: string } }>();
+    };
+    const authenticate = (intentId: string) =>
+      post(`/v1/sandbox/payment-intents/${intentId}/authenticate`, undefined, { outcome: 'succeed' });
+    const backdate = (purchaseId: string) =>
+      ctx.database.raw.query(`update purchases set expires_at = now() - interval '1 minute' where id = $1`, [purchaseId]);
+    const row = async (table: 'purchases' | 'payments', id: string) =>
+      (await ctx.database.raw.query<{ status: string }>(`select status from ${table} where id = $1`, [id])).rows[0]!.status;
+    const unacknowledged = async () =>
+      (await ctx.database.raw.query(`select id from webhook_events where status not in ('processed', 'ignored')`)).rows;
+
+    it('the expiry job cancels the intent, so the customer can no longer pay for the expired checkout', async () => {
+      const creator = await ctx.newUser({ role: 'creator' });
+      const buyer = await ctx.newUser();
+      const c = await publishedVideo(creator);
+      const { purchase, payment } = await scaCheckout(buyer, c.id);
+      await backdate(purchase.id);
+      await ctx.services.jobs.send('content.expire-checkouts', {});
+      await ctx.drain();
+      expect(await row('purchases', purchase.id)).toBe('expired');
+      const intent = await ctx.database.raw.query<{ status: string }>(`select status from sandbox_payment_intents where id = $1`, [
+        payment.gatewayPaymentId,
+      ]);
+      expect(intent.rows[0]!.status).toBe('canceled');
+      expect(await row('payments', payment.id)).toBe('cancelled');
+      expect((await authenticate(payment.gatewayPaymentId)).statusCode).toBe(409);
+      await ctx.drain();
+      expect(await row('purchases', purchase.id)).toBe('expired');
+      expect((await post(`/v1/content/${c.id}/playback`, buyer.token, {})).statusCode).toBe(402);
+      expect((await get('/v1/wallets/USD', creator.token)).json<{ balance: number }>().balance).toBe(0);
+      expect(await unacknowledged()).toEqual([]);
+      await reconciled();
+    });
+
+    it('a success arriving after expiry, once the customer started a new checkout, is refunded and acknowledged', async () => {
+      const creator = await ctx.newUser({ role: 'creator' });
+      const buyer = await ctx.newUser();
+      const c = await publishedVideo(creator);
+      const first = await scaCheckout(buyer, c.id);
+      // The customer authenticates; the provider's success webhook is still on its way when the
+      // checkout expires (too late to cancel) and the customer starts again.
+      expect((await authenticate(first.payment.gatewayPaymentId)).statusCode).toBe(200);
+      await backdate(first.purchase.id);
+      expect(await ctx.services.purchases.expireCheckouts()).toBe(1);
+      const second = await scaCheckout(buyer, c.id);
+      expect(second.purchase.id).not.toBe(first.purchase.id);
+      await ctx.drain();
+      expect(await unacknowledged()).toEqual([]);
+      expect(await row('purchases', first.purchase.id)).toBe('expired');
+      expect(await row('payments', first.payment.id)).toBe('refunded');
+      const refunds = await ctx.database.raw.query<{ amount: string; reason: string; status: string }>(
+        'select amount::text, reason, status from refunds where payment_id = $1',
+        [first.payment.id],
+      );
+      expect(refunds.rows).toEqual([{ amount: '1500', reason: 'checkout_expired', status: 'succeeded' }]);
+      // The new checkout is untouched and can still complete; the seller got nothing for the first.
+      expect(await row('purchases', second.purchase.id)).toBe('pending');
+      expect((await get('/v1/wallets/USD', creator.token)).json<{ balance: number }>().balance).toBe(0);
+      expect((await authenticate(second.payment.gatewayPaymentId)).statusCode).toBe(200);
+      await ctx.drain();
+      expect(await row('purchases', second.purchase.id)).toBe('completed');
+      expect((await post(`/v1/content/${c.id}/playback`, buyer.token, {})).statusCode).toBe(200);
+      expect((await get('/v1/wallets/USD', creator.token)).json<{ balance: number }>().balance).toBe(1200);
+      expect(await unacknowledged()).toEqual([]);
+      await reconciled();
+    });
+
+    it('a success arriving after expiry with no other checkout live completes the purchase it paid for', async () => {
+      const creator = await ctx.newUser({ role: 'creator' });
+      const buyer = await ctx.newUser();
+      const c = await publishedVideo(creator);
+      const { purchase, payment } = await scaCheckout(buyer, c.id);
+      expect((await authenticate(payment.gatewayPaymentId)).statusCode).toBe(200);
+      await backdate(purchase.id);
+      expect(await ctx.services.purchases.expireCheckouts()).toBe(1);
+      await ctx.drain();
+      expect(await row('purchases', purchase.id)).toBe('completed');
+      expect(await row('payments', payment.id)).toBe('success');
+      expect((await post(`/v1/content/${c.id}/playback`, buyer.token, {})).statusCode).toBe(200);
+      expect((await get('/v1/wallets/USD', creator.token)).json<{ balance: number }>().balance).toBe(1200);
+      expect(await unacknowledged()).toEqual([]);
+      await reconciled();
+    });
+  });
+
   it('a declined card grants nothing; the creator’s and organization’s fee rates win over the default', async () => {
     const creator = await ctx.newUser({ role: 'creator' });
     const buyer = await ctx.newUser();

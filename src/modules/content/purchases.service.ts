@@ -8,7 +8,7 @@ import { decodeCursor, toPage, type Page, type PageQuery } from '../../core/pagi
 import type { Db, Executor } from '../../db/client.ts';
 import type { Leg, LedgerService } from '../ledger/index.ts';
 import type { NotificationService } from '../notifications/index.ts';
-import type { Payment, PaymentService, Refund } from '../payments/index.ts';
+import type { Payment, PaymentService, Refund, Settled } from '../payments/index.ts';
 import type { AccessType, PurchaseStatus } from './content.schema.ts';
 import type { ContentAccessRow, ContentRepository, Purchase } from './content.repository.ts';
 
@@ -39,10 +39,84 @@ export function createPurchaseService(deps: {
     return (await repo.getSeries(p.seriesId!, tx))?.title ?? 'series';
   };
 
-  /** The verified webhook said the money arrived: split it in one transfer, grant access, send the receipt. */
-  const succeeded = async (payment: Payment, tx: Executor): Promise<string> => {
+  /**
+   * A payment that arrived for a purchase no longer pending and that cannot be completed (another
+   * purchase of the item is live, or this one was completed or refunded already): the money is
+   * not the seller's. It is held on the platform's adjustments account and refunded in full by
+   * the payments module; the platform bears the processing fee, as it does on every sale.
+   */
+  const refundLate = async (purchase: Purchase, payment: Payment, tx: Executor): Promise<Settled> => {
+    const held = await ledger.platformAccount('adjustments', purchase.currency, tx);
+    const clearing = await ledger.platformAccount('provider_clearing', purchase.currency, tx);
+    const net = payment.amount - payment.feeAmount;
+    const { transferId } = await ledger.transfer(
+      {
+        key: `payment:${payment.id}:captured`,
+        kind: 'payment',
+        currency: purchase.currency,
+        legs: [
+          { accountId: clearing, amount: -net },
+          { accountId: held, amount: net },
+        ],
+        reference: { type: 'purchase', id: purchase.id },
+        description: `Payment for a ${purchase.status} checkout: held for its refund`,
+        metadata: { purchaseId: purchase.id, autoRefundReason: 'checkout_expired' },
+      },
+      tx,
+    );
+    await repo.recordEvent(
+      {
+        userId: purchase.customerId,
+        eventType: 'purchase_late_payment_refunded',
+        eventData: { purchaseId: purchase.id, paymentId: payment.id, status: purchase.status, amountCents: payment.amount, currency: purchase.currency },
+      },
+      tx,
+    );
+    const title = await titleOf(purchase, tx);
+    await notifications.notify(
+      {
+        userId: purchase.customerId,
+        type: 'refund',
+        title: `Refunded: ${title}`,
+        message: `Your payment for ${title} arrived after its checkout had ended, so it is being refunded in full (${formatMoney(payment.amount, purchase.currency)}).`,
+        relatedId: purchase.id,
+        organizationId: purchase.organizationId,
+      },
+      tx,
+    );
+    log.warn({ purchaseId: purchase.id, paymentId: payment.id, status: purchase.status }, 'a payment arrived for a checkout that cannot be completed; refunding it');
+    return { transferId, receiptUrl: null, refund: { reason: 'checkout_expired' } };
+  };
+
+  /**
+   * The verified webhook said the money arrived: split it in one transfer, grant access, send the
+   * receipt. A checkout that expired (or failed) while the customer was still paying is honoured
+   * when it can be: when no other purchase of the item is live for the customer, it is completed
+   * as if it had not expired, since that is what the customer paid for. When one is (the customer
+   * started a new checkout, or bought it), completing it would break the one-live-purchase rule,
+   * so the late payment is refunded instead. Either way the webhook is acknowledged.
+   */
+  const succeeded = async (payment: Payment, tx: Executor): Promise<string | Settled> => {
     const purchase = await repo.lockPurchase(payment.referenceId!, tx);
     if (!purchase) throw new Error(`payment ${payment.id} has no purchase`);
+    const patch = {
+      status: 'completed' as const,
+      purchasedAt: new Date(),
+      stripePaymentIntentId: purchase.stripePaymentIntentId ?? payment.gatewayPaymentId,
+      paymentId: payment.id,
+    };
+    let done: Purchase | undefined;
+    if (purchase.status === 'pending') {
+      done = await repo.updatePurchase(purchase.id, patch, tx, ['pending']);
+    } else if (purchase.status === 'expired' || purchase.status === 'failed') {
+      // In a savepoint: the partial unique index refuses a second live purchase of the item.
+      try {
+        done = await tx.transaction((sp) => repo.updatePurchase(purchase.id, patch, sp, ['expired', 'failed']));
+      } catch (err) {
+        if (!isUniqueViolation(err, 'purchases_one_live_per_content') && !isUniqueViolation(err, 'purchases_one_live_per_series')) throw err;
+      }
+    }
+    if (!done) return refundLate(purchase, payment, tx);
     const seller = purchase.organizationId
       ? await ledger.wallet({ organizationId: purchase.organizationId }, purchase.currency, tx)
       : await ledger.wallet({ userId: purchase.creatorId }, purchase.currency, tx);
@@ -70,18 +144,6 @@ export function createPurchaseService(deps: {
       },
       tx,
     );
-    if (purchase.status === 'completed') return transferId;
-    // A checkout that expired while the customer was paying is still honoured: the money came.
-    const done = (await repo.updatePurchase(
-      purchase.id,
-      {
-        status: 'completed',
-        purchasedAt: new Date(),
-        stripePaymentIntentId: purchase.stripePaymentIntentId ?? payment.gatewayPaymentId,
-        paymentId: payment.id,
-      },
-      tx,
-    ))!;
     if (done.contentId) {
       await repo.grant(
         {
@@ -420,6 +482,8 @@ export function createPurchaseService(deps: {
     async expireCheckouts(now = new Date()): Promise<number> {
       const expired = await repo.expirePending(now);
       if (expired.length) log.info({ count: expired.length }, 'expired unpaid checkouts');
+      // Their intents stop being payable; one that succeeded meanwhile is settled by its webhook.
+      for (const p of expired) if (p.paymentId) await payments.cancel(p.paymentId, 'checkout_expired');
       return expired.length;
     },
   };

@@ -13,7 +13,7 @@ import type { Leg, LedgerService } from '../ledger/index.ts';
 import type { InvariantCheck } from '../ledger/reconcile.ts';
 import type { MailService } from '../mail/index.ts';
 import type { OrganizationRepository } from '../organizations/index.ts';
-import type { CreatedPayment, Payment, PaymentService } from '../payments/index.ts';
+import type { CreatedPayment, Payment, PaymentService, Settled } from '../payments/index.ts';
 import type {
   Invoice,
   InvoiceLine,
@@ -377,15 +377,15 @@ export function createInvoiceService(deps: {
   /**
    * An invoice's payment settled: the issuer is credited with what the customer paid, and bears
    * the processing fee (the gross and the fee are two entries on its account). A payment that
-   * lands on an invoice already paid (offline, or a second card payment) or voided still credits
-   * the issuer (the money arrived) and is left for an operator to refund.
+   * lands on an invoice no longer open (voided while the intent was in flight, or paid meanwhile
+   * offline) is not the issuer's: it is held on the platform's adjustments account, which bears
+   * the processing fee, and refunded to the customer in full automatically; the invoice stays as
+   * it is.
    */
-  const settle = async (
-    payment: Payment,
-    tx: Executor,
-  ): Promise<{ transferId: string; receiptUrl: string | null }> => {
+  const settle = async (payment: Payment, tx: Executor): Promise<Settled> => {
     const invoice = payment.referenceId ? await repo.lock(payment.referenceId, tx) : undefined;
     if (!invoice) throw new Error(`payment ${payment.id} names no invoice`);
+    if (invoice.status !== 'sent') return refundLate(invoice, payment, tx);
     const issuerAccount = invoice.organizationId
       ? await ledger.wallet({ organizationId: invoice.organizationId }, payment.currency, tx)
       : null;
@@ -419,7 +419,8 @@ export function createInvoiceService(deps: {
         tx,
       );
     }
-    const paid = await repo.transition(
+    // Under the invoice's row lock, so this cannot fail: it was 'sent' above.
+    await repo.transition(
       invoice.id,
       ['sent'],
       {
@@ -432,15 +433,57 @@ export function createInvoiceService(deps: {
       },
       tx,
     );
-    if (paid) await publish(tx, 'invoice.paid', { invoiceId: invoice.id });
-    else {
-      log.warn(
-        { invoiceId: invoice.id, paymentId: payment.id, status: invoice.status },
-        'a payment settled an invoice that was no longer open; the issuer was credited, refund it if it was paid twice',
-      );
-    }
+    await publish(tx, 'invoice.paid', { invoiceId: invoice.id });
     // The paid invoice's page is the payer's receipt.
-    return { transferId, receiptUrl: paid ? urlOf(invoice.id) : null };
+    return { transferId, receiptUrl: urlOf(invoice.id) };
+  };
+
+  /** A payment of an invoice no longer open: captured away from the issuer, then refunded. */
+  const refundLate = async (invoice: Invoice, payment: Payment, tx: Executor): Promise<Settled> => {
+    const reason = invoice.status === 'void' ? 'invoice_void' : 'invoice_already_paid';
+    const held = await ledger.platformAccount('adjustments', payment.currency, tx);
+    const legs: Leg[] = [{ accountId: held, amount: payment.amount }];
+    if (payment.feeAmount) legs.push({ accountId: held, amount: -payment.feeAmount });
+    if (payment.amount > payment.feeAmount) {
+      legs.push({
+        accountId: await ledger.platformAccount('provider_clearing', payment.currency, tx),
+        amount: -(payment.amount - payment.feeAmount),
+      });
+    }
+    const { transferId } = await ledger.transfer(
+      {
+        key: `payment:${payment.id}:captured`,
+        kind: 'payment',
+        currency: payment.currency,
+        legs,
+        reference: { type: 'payment', id: payment.id },
+        description: `Payment of invoice ${invoice.invoiceNumber ?? invoice.id} after it was ${invoice.status === 'void' ? 'voided' : 'paid'}: held for its refund`,
+        metadata: { invoiceId: invoice.id, autoRefundReason: reason },
+      },
+      tx,
+    );
+    await audit.record(
+      {
+        action: 'invoice.payment_refunded',
+        userId: null,
+        organizationId: invoice.organizationId,
+        resourceType: 'invoice',
+        resourceId: invoice.id,
+        metadata: {
+          invoiceNumber: invoice.invoiceNumber,
+          paymentId: payment.id,
+          amount: payment.amount,
+          currency: payment.currency,
+          reason,
+        },
+      },
+      tx,
+    );
+    log.warn(
+      { invoiceId: invoice.id, paymentId: payment.id, status: invoice.status },
+      'a payment settled an invoice no longer open; it is refunded, the issuer was not credited',
+    );
+    return { transferId, receiptUrl: null, refund: { reason } };
   };
   payments.register('invoice', { succeeded: settle });
 
@@ -574,12 +617,14 @@ export function createInvoiceService(deps: {
 
     /**
      * Voids a draft or a sent invoice; a sent one keeps its number, so the sequence has no gap. A
-     * paid invoice cannot be voided: its payment is refunded instead, and it stays as issued.
+     * paid invoice cannot be voided: its payment is refunded instead, and it stays as issued. A
+     * payment of it still in flight is cancelled at the provider after the void commits; one that
+     * cannot be (it had already succeeded) is refunded automatically when its webhook arrives.
      */
     async void(actor: Actor, id: string, input: { reason?: string | undefined }): Promise<Invoice> {
       const s = await standing(actor, id);
       requireIssuer(s);
-      return db.transaction(async (tx) => {
+      const { voided, open } = await db.transaction(async (tx) => {
         const invoice = (await repo.lock(id, tx))!;
         if (invoice.status === 'paid') {
           throw new AppError(
@@ -589,13 +634,8 @@ export function createInvoiceService(deps: {
           );
         }
         if (invoice.status === 'void') throw statusConflict(invoice, 'void this invoice');
-        if (await payments.inFlightFor({ type: 'invoice', id }, tx)) {
-          throw new AppError(
-            'conflict',
-            'Cannot void this invoice: a payment of it is in progress; try again when it has settled',
-            { code: 'payment_in_progress' },
-          );
-        }
+        // Under the row lock: a payment started before this void is seen here, none starts after.
+        const open = await payments.openFor({ type: 'invoice', id }, tx);
         const voided = await repo.transition(
           id,
           ['draft', 'sent'],
@@ -614,12 +654,15 @@ export function createInvoiceService(deps: {
               invoiceNumber: invoice.invoiceNumber,
               reason: input.reason ?? null,
               from: invoice.status,
+              paymentsInFlight: open.map((p) => p.id),
             },
           },
           tx,
         );
-        return voided!;
+        return { voided: voided!, open };
       });
+      for (const p of open) await payments.cancel(p.id, 'invoice_void');
+      return voided;
     },
 
     /** The customer pays a sent invoice through the payment provider; the webhook marks it paid. */
@@ -635,6 +678,12 @@ export function createInvoiceService(deps: {
       }
       const invoice = s.invoice;
       if (invoice.status !== 'sent') throw statusConflict(invoice, 'pay this invoice');
+      // Checked again under the row lock in the payment's own transaction: a void or a mark-paid
+      // either lands before (and the payment is refused) or after (and sees the payment).
+      const stillOpen = async (tx: Executor) => {
+        const locked = (await repo.lock(id, tx))!;
+        if (locked.status !== 'sent') throw statusConflict(locked, 'pay this invoice');
+      };
       try {
         return await payments.create({
           userId: s.user!.userId,
@@ -647,7 +696,7 @@ export function createInvoiceService(deps: {
           description: `Invoice ${invoice.invoiceNumber} from ${invoice.issuerName}`,
           invoiceUrl: invoice.invoiceUrl ?? urlOf(invoice.id),
           metadata: { invoiceId: invoice.id, invoiceNumber: invoice.invoiceNumber },
-        });
+        }, { guard: stillOpen });
       } catch (err) {
         if (isUniqueViolation(err, 'payments_one_invoice_payment_in_flight')) {
           throw new AppError('conflict', 'A payment of this invoice is already in progress', {
@@ -671,7 +720,7 @@ export function createInvoiceService(deps: {
     ): Promise<Invoice> {
       const s = await standing(actor, id);
       requireIssuer(s);
-      return db.transaction(async (tx) => {
+      const { paid, open } = await db.transaction(async (tx) => {
         const invoice = (await repo.lock(id, tx))!;
         if (invoice.status !== 'sent') throw statusConflict(invoice, 'mark this invoice paid');
         const now = new Date();
@@ -722,8 +771,11 @@ export function createInvoiceService(deps: {
           tx,
         );
         await publish(tx, 'invoice.paid', { invoiceId: id });
-        return paid!;
+        // A card payment waiting on the customer's 3-D Secure step is cancelled: it would pay twice.
+        return { paid: paid!, open: await payments.openFor({ type: 'invoice', id }, tx) };
       });
+      for (const p of open) await payments.cancel(p.id, 'invoice_paid_offline');
+      return paid;
     },
 
     /** For rendering: the invoice and its lines, to its issuer or its customer. */

@@ -314,7 +314,6 @@ describe('invoices', () => {
     const twice = await post(customer.token, d.id, 'pay', { paymentMethod: 'pm_card_visa' });
     expect(twice.statusCode).toBe(409);
     expect(twice.json<{ code: string }>().code).toBe('payment_in_progress');
-    expect((await post(owner.token, d.id, 'void')).statusCode).toBe(409);
     expect((await get(owner.token, d.id)).json<InvoiceBody>().status).toBe('sent');
     await ctx.drain();
     const paid = (await get(owner.token, d.id)).json<InvoiceBody>();
@@ -403,6 +402,138 @@ describe('invoices', () => {
     await ctx.drain();
     expect((await get(customer.token, d.id)).json<InvoiceBody>().status).toBe('paid');
     await reconciled();
+  });
+
+  describe('a void racing a payment', () => {
+    const usdInvoice = async () => {
+      const { owner, org, customer } = await agency();
+      const d = await draft(owner, org.id, {
+        currency: 'USD',
+        customer: { email: customer.email, country: 'GB' },
+        lines: [{ description: 'Consulting', quantity: 1, unitAmount: 5000 }],
+      });
+      expect((await post(owner.token, d.id, 'send')).statusCode).toBe(200);
+      const balance = async () =>
+        (
+          await ctx.req({ method: 'GET', url: `/v1/orgs/${org.id}/wallets/USD`, token: owner.token })
+        ).json<{ balance: number }>().balance;
+      const paymentsOf = async () =>
+        (
+          await ctx.database.raw.query<{ id: string; status: string; refund_amount: string }>(
+            "select id, status, refund_amount::text from payments where reference_type = 'invoice' and reference_id = $1 order by id",
+            [d.id],
+          )
+        ).rows;
+      return { owner, org, customer, d, balance, paymentsOf };
+    };
+
+    it('a void landing between the pay check and the payment being recorded refuses the payment', async () => {
+      const { owner, customer, d, balance, paymentsOf } = await usdInvoice();
+      const payments = ctx.services.payments;
+      const create = payments.create.bind(payments);
+      // The issuer voids just after the pay route read the invoice as sent.
+      payments.create = async (...args) => {
+        payments.create = create;
+        expect((await post(owner.token, d.id, 'void', { reason: 'sent by mistake' })).statusCode).toBe(200);
+        return create(...args);
+      };
+      let res;
+      try {
+        res = await post(customer.token, d.id, 'pay', { paymentMethod: 'pm_card_visa' });
+      } finally {
+        payments.create = create;
+      }
+      expect(res.statusCode, res.body).toBe(409);
+      expect(res.json<{ code: string }>().code).toBe('invoice_void');
+      await ctx.drain();
+      expect(await paymentsOf()).toEqual([]);
+      expect((await get(owner.token, d.id)).json<InvoiceBody>().status).toBe('void');
+      expect(await balance()).toBe(0);
+      await reconciled();
+    });
+
+    it('a payment that succeeds after the void is refunded in full automatically; the issuer keeps nothing', async () => {
+      const { owner, customer, d, balance, paymentsOf } = await usdInvoice();
+      const pay = await post(customer.token, d.id, 'pay', { paymentMethod: 'pm_card_visa' });
+      expect(pay.statusCode, pay.body).toBe(201);
+      const { payment } = pay.json<{ payment: { id: string; gatewayPaymentId: string } }>();
+      // The intent has succeeded at the provider; its webhook has not arrived yet.
+      const v = await post(owner.token, d.id, 'void', { reason: 'wrong client' });
+      expect(v.statusCode, v.body).toBe(200);
+      // Too late to cancel: the sandbox answers the intent as succeeded.
+      expect((await ctx.services.sandbox!.cancel({ intentId: payment.gatewayPaymentId, idempotencyKey: newId() })).status).toBe(
+        'succeeded',
+      );
+      await ctx.drain();
+      const inv = (await get(owner.token, d.id)).json<InvoiceBody>();
+      expect(inv).toMatchObject({ status: 'void', paidAt: null, paymentId: null });
+      expect(await paymentsOf()).toEqual([{ id: payment.id, status: 'refunded', refund_amount: '6000' }]);
+      const refunds = await ctx.database.raw.query<{ amount: string; reason: string; status: string }>(
+        'select amount::text, reason, status from refunds where payment_id = $1',
+        [payment.id],
+      );
+      expect(refunds.rows).toEqual([{ amount: '6000', reason: 'invoice_void', status: 'succeeded' }]);
+      const intent = await ctx.database.raw.query<{ amount_refunded: string }>(
+        'select amount_refunded::text from sandbox_payment_intents where id = $1',
+        [payment.gatewayPaymentId],
+      );
+      expect(intent.rows[0]!.amount_refunded).toBe('6000');
+      expect(await balance()).toBe(0);
+      const audit = await ctx.database.raw.query<{ metadata: Record<string, unknown> }>(
+        "select metadata from audit_logs where action = 'invoice.payment_refunded' and resource_id = $1",
+        [d.id],
+      );
+      expect(audit.rows.map((r) => r.metadata)).toMatchObject([{ paymentId: payment.id, reason: 'invoice_void' }]);
+      // Every webhook was acknowledged.
+      const stuck = await ctx.database.raw.query(
+        "select id from webhook_events where status not in ('processed', 'ignored')",
+      );
+      expect(stuck.rows).toEqual([]);
+      await reconciled();
+    });
+
+    it('voiding cancels a payment waiting on 3-D Secure, so the customer can no longer complete it', async () => {
+      const { owner, customer, d, balance, paymentsOf } = await usdInvoice();
+      const pay = await post(customer.token, d.id, 'pay', { paymentMethod: 'pm_card_authenticationRequired' });
+      expect(pay.statusCode, pay.body).toBe(201);
+      const { payment } = pay.json<{ payment: { id: string; status: string; gatewayPaymentId: string } }>();
+      expect(payment.status).toBe('requires_action');
+      expect((await post(owner.token, d.id, 'void')).statusCode).toBe(200);
+      const intent = await ctx.database.raw.query<{ status: string }>(
+        'select status from sandbox_payment_intents where id = $1',
+        [payment.gatewayPaymentId],
+      );
+      expect(intent.rows[0]!.status).toBe('canceled');
+      expect((await paymentsOf()).map((p) => p.status)).toEqual(['cancelled']);
+      const auth = await ctx.req({
+        method: 'POST',
+        url: `/v1/sandbox/payment-intents/${payment.gatewayPaymentId}/authenticate`,
+        payload: { outcome: 'succeed' },
+      });
+      expect(auth.statusCode).toBe(409);
+      await ctx.drain();
+      expect((await paymentsOf()).map((p) => p.status)).toEqual(['cancelled']);
+      expect(await balance()).toBe(0);
+      await reconciled();
+    });
+
+    it('marking it paid offline cancels a card payment waiting on 3-D Secure, so it cannot be paid twice', async () => {
+      const { owner, customer, d, balance, paymentsOf } = await usdInvoice();
+      const pay = await post(customer.token, d.id, 'pay', { paymentMethod: 'pm_card_threeDSecure2Required' });
+      const { payment } = pay.json<{ payment: { gatewayPaymentId: string } }>();
+      expect((await post(owner.token, d.id, 'mark-paid', { method: 'bank_transfer' })).statusCode).toBe(200);
+      expect((await paymentsOf()).map((p) => p.status)).toEqual(['cancelled']);
+      const auth = await ctx.req({
+        method: 'POST',
+        url: `/v1/sandbox/payment-intents/${payment.gatewayPaymentId}/authenticate`,
+        payload: { outcome: 'succeed' },
+      });
+      expect(auth.statusCode).toBe(409);
+      await ctx.drain();
+      expect((await get(owner.token, d.id)).json<InvoiceBody>()).toMatchObject({ status: 'paid', paidVia: 'offline' });
+      expect(await balance()).toBe(0);
+      await reconciled();
+    });
   });
 
   it('the issuer marks an invoice paid offline: recorded and audited, nothing moves in the ledger', async () => {

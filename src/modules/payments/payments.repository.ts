@@ -47,6 +47,14 @@ export function createPaymentRepository(db: Db) {
         .limit(1);
       return row;
     },
+    /** Every payment for `reference` in one of `statuses`, oldest first. */
+    async openFor(referenceType: string, referenceId: string, statuses: PaymentStatus[], tx: Executor = db): Promise<Payment[]> {
+      return tx
+        .select()
+        .from(payments)
+        .where(and(eq(payments.referenceType, referenceType), eq(payments.referenceId, referenceId), inArray(payments.status, statuses)))
+        .orderBy(payments.id);
+    },
     async update(id: string, patch: Partial<NewPayment>, tx: Executor = db): Promise<Payment | undefined> {
       const [row] = await tx.update(payments).set(patch).where(eq(payments.id, id)).returning();
       return row;
@@ -128,6 +136,16 @@ export function createPaymentRepository(db: Db) {
         await db.execute(
           sql`select p.id from payments p left join ledger_transfers t on t.id = p.transfer_id
               where p.status in ('success', 'refunded', 'partially_refunded') and t.id is null limit 100`,
+        ),
+      );
+    },
+    /** Reconciliation: payments due an automatic refund that has not gone out after `graceSeconds`. */
+    async overdueAutoRefunds(graceSeconds: number): Promise<{ id: string; reason: string }[]> {
+      return rowsOf(
+        await db.execute(
+          sql`select id, metadata->>'autoRefundReason' as reason from payments
+              where status = 'success' and metadata->>'autoRefundReason' is not null
+                and paid_at < now() - make_interval(secs => ${graceSeconds}) limit 100`,
         ),
       );
     },

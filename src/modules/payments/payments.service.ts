@@ -2,6 +2,7 @@ import type { Access } from '../../core/access.ts';
 import type { Actor } from '../../core/actor.ts';
 import { AppError, notFound } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+import type { Outbox } from '../../core/outbox.ts';
 import { processingFee, processingFeeRules } from '../../core/money.ts';
 import { publish } from '../../core/outbox.ts';
 import { decodeCursor, toPage, type Page, type PageQuery } from '../../core/pagination.ts';
@@ -19,9 +20,21 @@ import { WebhookSignatureError, type PaymentProvider, type ProviderEvent } from 
  * granted (access, credits) after a refund succeeded.
  */
 export interface PurposeHandler {
-  succeeded(payment: Payment, tx: Executor): Promise<string | { transferId: string; receiptUrl: string | null }>;
+  succeeded(payment: Payment, tx: Executor): Promise<string | Settled>;
   refunded?(payment: Payment, refund: Refund, tx: Executor): Promise<void>;
   failed?(payment: Payment, tx: Executor): Promise<void>;
+}
+
+/**
+ * What a succeeded hook answers. With `refund`, what was paid for can no longer be delivered (the
+ * invoice was voided, the checkout expired and was replaced): the hook credited nobody who could
+ * spend it, and the payments module refunds the payment in full, automatically, after the webhook
+ * is acknowledged (through the outbox, so a crash or a provider outage only delays it).
+ */
+export interface Settled {
+  transferId: string;
+  receiptUrl?: string | null;
+  refund?: { reason: string };
 }
 
 export interface CreatePaymentInput {
@@ -46,9 +59,19 @@ export interface CreatedPayment {
 }
 
 const SETTLED: PaymentStatus[] = ['success', 'partially_refunded', 'refunded'];
+/** Waiting on the provider or on the customer: the intent may still take the money. */
+const OPEN: PaymentStatus[] = ['pending', 'processing', 'requires_action'];
 
-export function createPaymentService(deps: { db: Db; repo: PaymentRepository; ledger: LedgerService; provider: PaymentProvider; access: Access; log: Logger }) {
-  const { db, repo, ledger, provider, access, log } = deps;
+export function createPaymentService(deps: {
+  db: Db;
+  repo: PaymentRepository;
+  ledger: LedgerService;
+  provider: PaymentProvider;
+  access: Access;
+  outbox: Outbox;
+  log: Logger;
+}) {
+  const { db, repo, ledger, provider, access, outbox, log } = deps;
   const handlers = new Map<PaymentPurpose, PurposeHandler>();
 
   const methodOf = (pm: string): 'card' | 'paypal' => (pm.includes('paypal') ? 'paypal' : 'card');
@@ -66,13 +89,25 @@ export function createPaymentService(deps: { db: Db; repo: PaymentRepository; le
         const handler = handlers.get(payment.purpose);
         if (!handler) throw new Error(`no handler for payments of purpose ${payment.purpose}`);
         const settled = await handler.succeeded(payment, tx);
-        const { transferId, receiptUrl } = typeof settled === 'string' ? { transferId: settled, receiptUrl: payment.receiptUrl } : settled;
+        const { transferId, receiptUrl = payment.receiptUrl, refund } = typeof settled === 'string' ? { transferId: settled } : settled;
         const updated = await repo.update(
           payment.id,
-          { status: 'success', paidAt: new Date(), transferId, receiptUrl, failureReason: null, gatewayPaymentId: payment.gatewayPaymentId ?? event.intentId },
+          {
+            status: 'success',
+            paidAt: new Date(),
+            transferId,
+            receiptUrl,
+            failureReason: null,
+            gatewayPaymentId: payment.gatewayPaymentId ?? event.intentId,
+            ...(refund ? { metadata: { ...payment.metadata, autoRefundReason: refund.reason } } : {}),
+          },
           tx,
         );
         await publish(tx, 'payment.succeeded', { paymentId: updated!.id });
+        if (refund) {
+          log.warn({ paymentId: payment.id, reason: refund.reason }, 'a payment succeeded for something no longer deliverable; refunding it');
+          await publish(tx, 'payment.refund_due', { paymentId: payment.id, reason: refund.reason });
+        }
         return 'processed';
       }
       case 'payment.failed':
@@ -133,7 +168,7 @@ export function createPaymentService(deps: { db: Db; repo: PaymentRepository; le
     return true;
   }
 
-  const service = {
+  const core = {
     provider,
 
     register(purpose: PaymentPurpose, handler: PurposeHandler): void {
@@ -144,13 +179,14 @@ export function createPaymentService(deps: { db: Db; repo: PaymentRepository; le
     /**
      * Creates a payment and its provider intent. The row is written first, so an early webhook
      * finds it; nothing is credited until the verified webhook says the payment succeeded.
+     * `guard` runs in the transaction that writes the row, before it (and may refuse).
      */
-    async create(input: CreatePaymentInput): Promise<CreatedPayment> {
+    async create(input: CreatePaymentInput, opts: { guard?: (tx: Executor) => Promise<void> } = {}): Promise<CreatedPayment> {
       // Never inside a caller's transaction: the provider is called between two writes.
       const tx = db;
       const method = methodOf(input.paymentMethod);
       const fee = processingFee(input.amount, method);
-      const payment = await repo.insert(
+      const insert = (itx: Executor) => repo.insert(
         {
           userId: input.userId,
           organizationId: input.organizationId ?? null,
@@ -167,8 +203,16 @@ export function createPaymentService(deps: { db: Db; repo: PaymentRepository; le
           invoiceUrl: input.invoiceUrl ?? null,
           metadata: input.metadata ?? {},
         },
-        tx,
+        itx,
       );
+      // The guard (e.g. "the invoice is still open", under its row lock) and the row commit
+      // together: whatever the guard serializes with sees this payment once it can proceed.
+      const payment = opts.guard
+        ? await db.transaction(async (gtx) => {
+            await opts.guard!(gtx);
+            return insert(gtx);
+          })
+        : await insert(tx);
       let intent;
       try {
         intent = await provider.createIntent({
@@ -235,50 +279,100 @@ export function createPaymentService(deps: { db: Db; repo: PaymentRepository; le
      */
     async refund(actor: Actor, paymentId: string, input: { amount?: number | undefined; reason?: string | undefined }, opts: { authorized?: boolean } = {}): Promise<Refund> {
       const user = opts.authorized ? null : access.requirePlatformAdmin(actor);
-      const { refund, payment } = await db.transaction(async (tx) => {
-        const payment = await repo.lock(paymentId, tx);
-        if (!payment) throw notFound('Payment');
-        if (!['success', 'partially_refunded'].includes(payment.status) || !payment.transferId) {
-          throw new AppError('conflict', `A ${payment.status} payment cannot be refunded`, { code: 'not_refundable' });
-        }
-        const left = payment.amount - payment.refundAmount;
-        const amount = input.amount ?? left;
-        if (amount <= 0 || amount > left) {
-          throw new AppError('unprocessable', `At most ${left} can still be refunded on this payment`, { code: 'refund_exceeds_payment', fields: [{ path: 'body.amount', message: `at most ${left}` }] });
-        }
-        const refund = await repo.insertRefund({ paymentId, amount, currency: payment.currency, reason: input.reason ?? null, requestedBy: user?.userId ?? null }, tx);
-        const clearing = await ledger.platformAccount('provider_clearing', payment.currency, tx);
-        const revenue = await ledger.platformAccount('platform_revenue', payment.currency, tx);
-        const reversal = await ledger.reverse(
-          { transferId: payment.transferId, amount, gross: payment.amount, refundTo: clearing, shortfallFrom: revenue, key: `refund:${refund.id}`, reference: { type: 'refund', id: refund.id } },
-          tx,
-        );
-        await repo.updateRefund(refund.id, { transferId: reversal.transferId }, tx);
-        const refundAmount = payment.refundAmount + amount;
-        const updated = await repo.update(
-          payment.id,
-          { refundAmount, refundedAt: new Date(), status: refundAmount === payment.amount ? 'refunded' : 'partially_refunded' },
-          tx,
-        );
-        return { refund: { ...refund, transferId: reversal.transferId }, payment: updated! };
-      });
-      let outcome;
-      try {
-        outcome = await provider.refund({ intentId: payment.gatewayPaymentId!, amount: refund.amount, idempotencyKey: `refund:${refund.id}`, metadata: { refund_id: refund.id, payment_id: payment.id } });
-      } catch (err) {
-        log.warn({ err, refundId: refund.id }, 'provider refused the refund; returning the money');
-        await db.transaction(async (tx) => settleRefund((await repo.lock(payment.id, tx))!, (await repo.lockRefund(refund.id, tx))!, false, null, tx));
-        if (err instanceof AppError) throw err;
-        throw new AppError('unavailable', 'The payment provider did not accept the refund; nothing was refunded', { code: 'provider_unavailable' });
-      }
-      return db.transaction(async (tx) => {
-        const locked = (await repo.lockRefund(refund.id, tx))!;
-        if (!locked.gatewayRefundId) await repo.updateRefund(refund.id, { gatewayRefundId: outcome.id }, tx);
-        if (outcome.status !== 'pending') await settleRefund((await repo.lock(payment.id, tx))!, { ...locked, gatewayRefundId: outcome.id }, outcome.status === 'succeeded', outcome.id, tx);
-        return (await repo.lockRefund(refund.id, tx))!;
-      });
+      return refundPayment(paymentId, input, user?.userId ?? null);
     },
 
+    /**
+     * Cancels a payment's intent at the provider if it may still take money, and records it
+     * cancelled. Best effort: when the provider cannot cancel (too late: it succeeded, or it is
+     * unreachable) the payment stays as it is and its webhook decides; answers whether it was
+     * cancelled.
+     */
+    async cancel(paymentId: string, reason: string): Promise<boolean> {
+      const payment = await repo.get(paymentId);
+      if (!payment || !OPEN.includes(payment.status) || !payment.gatewayPaymentId || !provider.cancel) return false;
+      let intent;
+      try {
+        intent = await provider.cancel({ intentId: payment.gatewayPaymentId, idempotencyKey: `cancel:${payment.id}` });
+      } catch (err) {
+        log.warn({ err, paymentId }, 'the provider did not cancel the payment intent; its webhook will settle it');
+        return false;
+      }
+      if (intent.status !== 'canceled') return false;
+      await db.transaction(async (tx) => {
+        const next = await repo.transition(payment.id, OPEN, { status: 'cancelled', failureReason: `Cancelled: ${reason}` }, tx);
+        if (!next) return;
+        await handlers.get(payment.purpose)?.failed?.(next, tx);
+        await publish(tx, 'payment.failed', { paymentId: next.id });
+      });
+      return true;
+    },
+
+    /** For the module that sold something: its payments that may still take the customer's money. */
+    openFor: (reference: { type: string; id: string }, tx?: Executor) => repo.openFor(reference.type, reference.id, OPEN, tx),
+  };
+
+  /** A refund of a settled payment; `requestedBy` null for the platform's own (automatic) refunds. */
+  async function refundPayment(paymentId: string, input: { amount?: number | undefined; reason?: string | undefined }, requestedBy: string | null): Promise<Refund> {
+    const { refund, payment } = await db.transaction(async (tx) => {
+      const payment = await repo.lock(paymentId, tx);
+      if (!payment) throw notFound('Payment');
+      if (!['success', 'partially_refunded'].includes(payment.status) || !payment.transferId) {
+        throw new AppError('conflict', `A ${payment.status} payment cannot be refunded`, { code: 'not_refundable' });
+      }
+      const left = payment.amount - payment.refundAmount;
+      const amount = input.amount ?? left;
+      if (amount <= 0 || amount > left) {
+        throw new AppError('unprocessable', `At most ${left} can still be refunded on this payment`, { code: 'refund_exceeds_payment', fields: [{ path: 'body.amount', message: `at most ${left}` }] });
+      }
+      const refund = await repo.insertRefund({ paymentId, amount, currency: payment.currency, reason: input.reason ?? null, requestedBy }, tx);
+      const clearing = await ledger.platformAccount('provider_clearing', payment.currency, tx);
+      const revenue = await ledger.platformAccount('platform_revenue', payment.currency, tx);
+      const reversal = await ledger.reverse(
+        { transferId: payment.transferId, amount, gross: payment.amount, refundTo: clearing, shortfallFrom: revenue, key: `refund:${refund.id}`, reference: { type: 'refund', id: refund.id } },
+        tx,
+      );
+      await repo.updateRefund(refund.id, { transferId: reversal.transferId }, tx);
+      const refundAmount = payment.refundAmount + amount;
+      const updated = await repo.update(
+        payment.id,
+        { refundAmount, refundedAt: new Date(), status: refundAmount === payment.amount ? 'refunded' : 'partially_refunded' },
+        tx,
+      );
+      return { refund: { ...refund, transferId: reversal.transferId }, payment: updated! };
+    });
+    let outcome;
+    try {
+      outcome = await provider.refund({ intentId: payment.gatewayPaymentId!, amount: refund.amount, idempotencyKey: `refund:${refund.id}`, metadata: { refund_id: refund.id, payment_id: payment.id } });
+    } catch (err) {
+      log.warn({ err, refundId: refund.id }, 'provider refused the refund; returning the money');
+      await db.transaction(async (tx) => settleRefund((await repo.lock(payment.id, tx))!, (await repo.lockRefund(refund.id, tx))!, false, null, tx));
+      if (err instanceof AppError) throw err;
+      throw new AppError('unavailable', 'The payment provider did not accept the refund; nothing was refunded', { code: 'provider_unavailable' });
+    }
+    return db.transaction(async (tx) => {
+      const locked = (await repo.lockRefund(refund.id, tx))!;
+      if (!locked.gatewayRefundId) await repo.updateRefund(refund.id, { gatewayRefundId: outcome.id }, tx);
+      if (outcome.status !== 'pending') await settleRefund((await repo.lock(payment.id, tx))!, { ...locked, gatewayRefundId: outcome.id }, outcome.status === 'succeeded', outcome.id, tx);
+      return (await repo.lockRefund(refund.id, tx))!;
+    });
+  }
+
+  // The automatic refund. Runs after the webhook's commit; a payment no longer fully `success`
+  // (refunded already, by this or an operator) is left alone, so a rerun refunds nothing twice.
+  outbox.subscribe('payment.refund_due', 'payments.auto-refund', async ({ payload }) => {
+    const payment = await repo.get(payload.paymentId);
+    if (!payment || payment.status !== 'success' || payment.refundAmount > 0) return;
+    try {
+      await refundPayment(payment.id, { reason: payload.reason }, null);
+    } catch (err) {
+      // Refunded meanwhile: nothing left to do. Anything else retries with the outbox.
+      if (err instanceof AppError && (err.details.code === 'not_refundable' || err.details.code === 'refund_exceeds_payment')) return;
+      throw err;
+    }
+  });
+
+  const rest = {
     /** For the module that sold something: a payment of it still waiting on the provider. */
     inFlightFor: (reference: { type: string; id: string }, tx?: Executor) => repo.inFlightFor(reference.type, reference.id, tx),
 
@@ -308,12 +402,18 @@ export function createPaymentService(deps: { db: Db; repo: PaymentRepository; le
       return [
         { name: 'every succeeded payment has its transfer', run: async () => (await repo.succeededWithoutTransfer()).map((r) => `payment ${r.id} succeeded without a ledger transfer`) },
         {
+          name: 'every automatic refund went out (grace 1 h)',
+          run: async () =>
+            (await repo.overdueAutoRefunds(3600)).map((r) => `payment ${r.id} is due an automatic refund (${r.reason}) that has not gone out; refund it`),
+        },
+        {
           name: 'every refunded amount matches its refunds',
           run: async () => (await repo.refundMismatches()).map((r) => `payment ${r.id} records ${r.refund_amount} refunded but its refunds hold ${r.refunds}`),
         },
       ];
     },
   };
+  const service = { ...core, ...rest };
   return service;
 }
 export type PaymentService = ReturnType<typeof createPaymentService>;

@@ -53,6 +53,12 @@ export interface PaymentProvider {
   readonly name: 'sandbox' | 'stripe';
   createIntent(input: CreateIntentInput): Promise<IntentResult>;
   refund(input: { intentId: string; amount: number; idempotencyKey: string; metadata: Record<string, string> }): Promise<RefundResult>;
+  /**
+   * Cancels an intent that has not succeeded, so it can no longer take the customer's money.
+   * Answers the intent as it now is: `canceled`, or `succeeded` when it was too late (which is an
+   * answer, not an error). Optional: a provider without it leaves the intent to run out.
+   */
+  cancel?(input: { intentId: string; idempotencyKey: string }): Promise<IntentResult>;
   /** Verifies the signature over the raw body and returns the event; throws WebhookSignatureError. */
   verifyWebhook(rawBody: string, headers: Record<string, string | string[] | undefined>): ProviderEvent;
 }

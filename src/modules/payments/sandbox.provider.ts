@@ -112,6 +112,24 @@ export class SandboxProvider implements PaymentProvider {
     return { id: refund.id, status: 'succeeded', raw: refund };
   }
 
+  /** Like Stripe: an intent not yet succeeded (or already canceled) is canceled; a succeeded one is answered as is. */
+  async cancel(input: { intentId: string; idempotencyKey: string }): Promise<IntentResult> {
+    const [intent] = await this.deps.db
+      .update(sandboxPaymentIntents)
+      .set({ status: 'canceled' })
+      .where(
+        sql`${sandboxPaymentIntents.id} = ${input.intentId} and ${sandboxPaymentIntents.status} in ('requires_payment_method', 'requires_action', 'processing')`,
+      )
+      .returning();
+    if (intent) {
+      await this.emit('payment_intent.canceled', intentObject(intent));
+      return this.toResult(intent);
+    }
+    const [current] = await this.deps.db.select().from(sandboxPaymentIntents).where(eq(sandboxPaymentIntents.id, input.intentId));
+    if (!current) throw new AppError('not_found', `No such payment intent ${input.intentId}`);
+    return this.toResult(current);
+  }
+
   verifyWebhook(rawBody: string, headers: Record<string, string | string[] | undefined>): ProviderEvent {
     const header = headers[SANDBOX_SIGNATURE_HEADER];
     const value = Array.isArray(header) ? header[0] : header;

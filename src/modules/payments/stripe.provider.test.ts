@@ -296,6 +296,23 @@ describe('StripeProvider against a fake Stripe API', () => {
     });
   });
 
+  it('cancels an intent, and answers a succeeded one as it is when it is too late', async () => {
+    const succeeded = json('api/payment_intent.requires_action.json') as Record<string, unknown>;
+    stripe.reply(200, { ...succeeded, status: 'canceled' });
+    const canceled = await provider.cancel({ intentId: 'pi_3QyB2cLkdIwHu7ix2aAbBcCd', idempotencyKey: 'cancel-1' });
+    expect(canceled.status).toBe('canceled');
+    expect(stripe.requests[0]).toMatchObject({ method: 'POST', url: '/v1/payment_intents/pi_3QyB2cLkdIwHu7ix2aAbBcCd/cancel' });
+    expect(stripe.requests[0]!.headers['idempotency-key']).toBe('cancel-1');
+    expect(stripe.requests[0]!.form.get('cancellation_reason')).toBe('abandoned');
+    stripe.reply(400, {
+      error: { type: 'invalid_request_error', code: 'payment_intent_unexpected_state', message: 'You cannot cancel this PaymentIntent because it has a status of succeeded.' },
+    });
+    stripe.reply(200, json('api/payment_intent.succeeded.json'));
+    const late = await provider.cancel({ intentId: 'pi_3QxYz3LkdIwHu7ix1aBcDeFg', idempotencyKey: 'cancel-2' });
+    expect(late.status).toBe('succeeded');
+    expect(stripe.requests[2]).toMatchObject({ method: 'GET', url: '/v1/payment_intents/pi_3QxYz3LkdIwHu7ix1aBcDeFg' });
+  });
+
   it('maps refund statuses', async () => {
     const refund = json('api/refund.pending.json');
     const statuses: [string, string][] = [

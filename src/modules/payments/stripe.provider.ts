@@ -89,6 +89,23 @@ export class StripeProvider implements PaymentProvider {
     }
   }
 
+  async cancel(input: { intentId: string; idempotencyKey: string }): Promise<IntentResult> {
+    try {
+      const intent = await this.stripe.paymentIntents.cancel(input.intentId, { cancellation_reason: 'abandoned' }, { idempotencyKey: input.idempotencyKey });
+      return intentResult(intent);
+    } catch (err) {
+      // Too late (succeeded) or already canceled: Stripe refuses with the intent's state; answer it.
+      if (err instanceof Stripe.errors.StripeInvalidRequestError && err.code === 'payment_intent_unexpected_state') {
+        try {
+          return intentResult(await this.stripe.paymentIntents.retrieve(input.intentId));
+        } catch (inner) {
+          throw providerError(inner);
+        }
+      }
+      throw providerError(err);
+    }
+  }
+
   verifyWebhook(rawBody: string, headers: Headers): ProviderEvent {
     const signature = header(headers, 'stripe-signature');
     if (!signature) throw new WebhookSignatureError('missing Stripe-Signature header');
