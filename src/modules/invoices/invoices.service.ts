@@ -392,26 +392,7 @@ export function createInvoiceService(deps: {
     const to = issuerAccount
       ? issuerAccount.available
       : await ledger.platformAccount('platform_revenue', payment.currency, tx);
-    const legs: Leg[] = [{ accountId: to, amount: payment.amount }];
-    if (payment.feeAmount) legs.push({ accountId: to, amount: -payment.feeAmount });
-    if (payment.amount > payment.feeAmount) {
-      legs.push({
-        accountId: await ledger.platformAccount('provider_clearing', payment.currency, tx),
-        amount: -(payment.amount - payment.feeAmount),
-      });
-    }
-    const { transferId } = await ledger.transfer(
-      {
-        key: `payment:${payment.id}:captured`,
-        kind: 'payment',
-        currency: payment.currency,
-        legs,
-        reference: { type: 'payment', id: payment.id },
-        description: `Invoice ${invoice.invoiceNumber ?? invoice.id} paid`,
-        metadata: { invoiceId: invoice.id },
-      },
-      tx,
-    );
+    const transferId = await capture(payment, to, `Invoice ${invoice.invoiceNumber ?? invoice.id} paid`, { invoiceId: invoice.id }, tx);
     if (issuerAccount) {
       await ledger.bumpWalletTotals(
         issuerAccount.wallet.id,
@@ -438,12 +419,13 @@ export function createInvoiceService(deps: {
     return { transferId, receiptUrl: urlOf(invoice.id) };
   };
 
-  /** A payment of an invoice no longer open: captured away from the issuer, then refunded. */
-  const refundLate = async (invoice: Invoice, payment: Payment, tx: Executor): Promise<Settled> => {
-    const reason = invoice.status === 'void' ? 'invoice_void' : 'invoice_already_paid';
-    const held = await ledger.platformAccount('adjustments', payment.currency, tx);
-    const legs: Leg[] = [{ accountId: held, amount: payment.amount }];
-    if (payment.feeAmount) legs.push({ accountId: held, amount: -payment.feeAmount });
+  /**
+   * The captured payment in one transfer: provider clearing (net of the processor's fee) → `to`,
+   * which bears the fee. Keyed by the payment, so a replayed webhook moves nothing.
+   */
+  const capture = async (payment: Payment, to: string, description: string, metadata: Record<string, unknown>, tx: Executor): Promise<string> => {
+    const legs: Leg[] = [{ accountId: to, amount: payment.amount }];
+    if (payment.feeAmount) legs.push({ accountId: to, amount: -payment.feeAmount });
     if (payment.amount > payment.feeAmount) {
       legs.push({
         accountId: await ledger.platformAccount('provider_clearing', payment.currency, tx),
@@ -451,15 +433,21 @@ export function createInvoiceService(deps: {
       });
     }
     const { transferId } = await ledger.transfer(
-      {
-        key: `payment:${payment.id}:captured`,
-        kind: 'payment',
-        currency: payment.currency,
-        legs,
-        reference: { type: 'payment', id: payment.id },
-        description: `Payment of invoice ${invoice.invoiceNumber ?? invoice.id} after it was ${invoice.status === 'void' ? 'voided' : 'paid'}: held for its refund`,
-        metadata: { invoiceId: invoice.id, autoRefundReason: reason },
-      },
+      { key: `payment:${payment.id}:captured`, kind: 'payment', currency: payment.currency, legs, reference: { type: 'payment', id: payment.id }, description, metadata },
+      tx,
+    );
+    return transferId;
+  };
+
+  /** A payment of an invoice no longer open: captured away from the issuer, then refunded. */
+  const refundLate = async (invoice: Invoice, payment: Payment, tx: Executor): Promise<Settled> => {
+    const reason = invoice.status === 'void' ? 'invoice_void' : 'invoice_already_paid';
+    const held = await ledger.platformAccount('adjustments', payment.currency, tx);
+    const transferId = await capture(
+      payment,
+      held,
+      `Payment of invoice ${invoice.invoiceNumber ?? invoice.id} after it was ${invoice.status === 'void' ? 'voided' : 'paid'}: held for its refund`,
+      { invoiceId: invoice.id, autoRefundReason: reason },
       tx,
     );
     await audit.record(
