@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, index, jsonb, pgTable, text, unique, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, index, jsonb, pgTable, primaryKey, text, unique, uniqueIndex, uuid, varchar } from 'drizzle-orm/pg-core';
+import { newId } from '../../core/ids.ts';
 import { id, oneOf, timestamps, tz } from '../../db/columns.ts';
 import { users } from '../identity/identity.schema.ts';
 import { organizations } from '../organizations/organizations.schema.ts';
@@ -131,17 +132,24 @@ export const ledgerTransfers = pgTable(
   },
   (t) => [
     uniqueIndex('ledger_transfers_idempotency_key').on(t.idempotencyKey),
-    index('idx_ledger_transfers_reference').on(t.referenceType, t.referenceId),
-    index('idx_ledger_transfers_reverses').on(t.reversesTransferId),
+    // Partial: a transfer without a reference (or that reverses nothing) is never looked up by it,
+    // so it writes no entry into these indexes.
+    index('idx_ledger_transfers_reference').on(t.referenceType, t.referenceId).where(sql`${t.referenceId} is not null`),
+    index('idx_ledger_transfers_reverses').on(t.reversesTransferId).where(sql`${t.reversesTransferId} is not null`),
     check('ledger_transfers_kind_check', oneOf(t.kind, transferKinds)),
   ],
 );
 
-/** Signed amounts: positive raises the account's balance. Append-only, enforced by a trigger. */
+/**
+ * Signed amounts: positive raises the account's balance. Append-only, enforced by a trigger.
+ * Keyed by (transfer, entry): entries are only ever read by their transfer or their account, so
+ * the primary key doubles as the transfer index and a posting writes two index entries per leg,
+ * not three.
+ */
 export const ledgerEntries = pgTable(
   'ledger_entries',
   {
-    id: id(),
+    id: uuid().notNull().$defaultFn(newId),
     transferId: uuid()
       .notNull()
       .references(() => ledgerTransfers.id, { onDelete: 'restrict' }),
@@ -152,7 +160,7 @@ export const ledgerEntries = pgTable(
     createdAt: tz().notNull().defaultNow(),
   },
   (t) => [
-    index('idx_ledger_entries_transfer').on(t.transferId),
+    primaryKey({ name: 'ledger_entries_pkey', columns: [t.transferId, t.id] }),
     index('idx_ledger_entries_account').on(t.accountId, t.id),
     check('ledger_entries_amount_non_zero', sql`${t.amount} <> 0`),
   ],

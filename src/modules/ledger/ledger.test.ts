@@ -53,6 +53,42 @@ describe('ledger', () => {
     expect((await reconcile(ctx.services.ledgerRepo)).ok).toBe(true);
   });
 
+  it('posts transfers in every direction between the same wallets concurrently without a deadlock, and plans them once', async () => {
+    const { ledger } = ctx.services;
+    const wallets = [];
+    for (let i = 0; i < 3; i++) {
+      const u = await ctx.newUser();
+      const w = await ledger.wallet({ userId: u.id }, 'USD');
+      await fund(w.available, 10_000);
+      wallets.push(w);
+    }
+    // Each pair in both directions, and three-account transfers whose legs list the accounts in
+    // different orders: every posting must lock its accounts in one order (id order) whatever
+    // order the legs give, or two of these would wait on each other.
+    const moves: { legs: { accountId: string; amount: number }[] }[] = [];
+    for (let i = 0; i < 150; i++) {
+      const [a, b, c] = [wallets[i % 3]!, wallets[(i + 1) % 3]!, wallets[(i + 2) % 3]!];
+      moves.push(
+        i % 2 === 0
+          ? { legs: [{ accountId: a.available, amount: -(1 + (i % 7)) }, { accountId: b.available, amount: 1 + (i % 7) }] }
+          : { legs: [{ accountId: c.available, amount: 2 }, { accountId: a.available, amount: -3 }, { accountId: b.available, amount: 1 }] },
+      );
+    }
+    const results = await Promise.allSettled(moves.map((m) => ledger.transfer({ key: `dir:${newId()}`, kind: 'transfer', currency: 'USD', legs: m.legs })));
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+    const expected = new Map(wallets.map((w) => [w.available, 10_000]));
+    for (const m of moves) for (const l of m.legs) expected.set(l.accountId, expected.get(l.accountId)! + l.amount);
+    for (const w of wallets) {
+      expect(await ledger.balance(w.available)).toBe(expected.get(w.available));
+      expect((await ctx.services.ledgerRepo.wallet(w.wallet.id))!.balanceAvailable).toBe(expected.get(w.available));
+    }
+    expect((await reconcile(ctx.services.ledgerRepo)).ok).toBe(true);
+    // The posting function is planned once per connection, as primary-key lookups (drizzle/0024):
+    // custom plans re-planned it on every call, and a generic plan over small tables seq-scanned them.
+    const config = (await ctx.database.raw.query<{ proconfig: string[] }>(`select proconfig from pg_proc where proname = 'ledger_post_transfer'`)).rows[0]!.proconfig;
+    expect(config).toEqual(expect.arrayContaining(['plan_cache_mode=force_generic_plan', 'enable_seqscan=off', 'enable_hashjoin=off']));
+  });
+
   it('refuses an overdraft with insufficient_funds and moves nothing', async () => {
     const u = await ctx.newUser();
     const { ledger } = ctx.services;
