@@ -13,14 +13,22 @@ export interface BenchOptions {
   connections: number;
   /** Seconds of load before each measurement, not recorded. */
   warmup: number;
+  /**
+   * Measurements per result, interleaved: every selected result once, then all of them again.
+   * A result and its baseline are measured side by side in each round, and the ratio is the
+   * median of the rounds' ratios, so a slow spell of the machine (another tenant, a checkpoint,
+   * autovacuum after the previous result) moves both sides of a ratio instead of one.
+   */
+  rounds: number;
   help: boolean;
 }
 
 export const defaultOptions: Readonly<BenchOptions> = Object.freeze({
   only: [],
-  duration: 10,
+  duration: 5,
   connections: 50,
   warmup: 2,
+  rounds: 3,
   help: false,
 });
 
@@ -28,9 +36,11 @@ export const usage = `usage: npm run bench -- [options]
 
   --only <prefix>        run only the results whose names start with <prefix>; repeat the option or
                          separate prefixes with commas to run several (e.g. --only health,me)
-  --duration <seconds>   measured seconds per scenario (default ${defaultOptions.duration})
+  --duration <seconds>   measured seconds per scenario and round (default ${defaultOptions.duration})
   --connections <n>      concurrent connections (default ${defaultOptions.connections})
-  --warmup <seconds>     unrecorded load before each scenario (default ${defaultOptions.warmup}; 0 skips it)
+  --warmup <seconds>     unrecorded load before each scenario's first round (default ${defaultOptions.warmup}; 0 skips it)
+  --rounds <n>           measure every result n times, interleaved; figures are the rounds' medians and
+                         a ratio is the median of the rounds' ratios (default ${defaultOptions.rounds})
   --help                 show this text
 
 The app runs on DATABASE_URL's server in a scratch database that is dropped afterwards, or on an
@@ -70,6 +80,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
         duration: { type: 'string' },
         connections: { type: 'string' },
         warmup: { type: 'string' },
+        rounds: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -86,6 +97,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       min: 1,
     }),
     warmup: numberOption('warmup', values.warmup, defaultOptions.warmup, { min: 0 }),
+    rounds: numberOption('rounds', values.rounds, defaultOptions.rounds, { integer: true, min: 1 }),
     help: values.help ?? false,
   };
 }
@@ -144,6 +156,50 @@ export interface Measurement {
   extra?: Record<string, number | string | boolean | null>;
 }
 
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * One result from its rounds (in the order they ran): the median of each figure, the rounds'
+ * ops/s kept as `rounds_ops_per_s`, and for a result with a baseline the median of the per-round
+ * ratios (`paired_ratio`), each round's result divided by its baseline of the same round.
+ */
+export function combineRounds(rounds: readonly (readonly Measurement[])[]): Measurement[] {
+  if (rounds.length === 1) return [...rounds[0]!];
+  const first = rounds[0]!;
+  return first.map((m, i) => {
+    const all = rounds.map((r) => r[i]!);
+    // A result measured once for the whole run (metering) appears in every round as itself.
+    if (all.every((r) => r === m)) return m;
+    const extra: Record<string, number | string | boolean | null> = {};
+    for (const key of Object.keys(m.extra ?? {})) {
+      const values = all.map((r) => r.extra?.[key]);
+      extra[key] = values.every((v) => typeof v === 'number') ? round(median(values), 1) : (values.at(-1) ?? null);
+    }
+    extra.rounds_ops_per_s = all.map((r) => r.ops_per_s.toFixed(0)).join('/');
+    if (m.baseline !== null) {
+      const j = first.findIndex((b) => b.name === m.baseline);
+      if (j >= 0) {
+        const ratios = rounds.map((r) => (r[j]!.ops_per_s > 0 ? r[i]!.ops_per_s / r[j]!.ops_per_s : 0));
+        extra.paired_ratio = Number(median(ratios).toPrecision(3));
+      }
+    }
+    return {
+      name: m.name,
+      baseline: m.baseline,
+      ops_per_s: round(median(all.map((r) => r.ops_per_s)), 1),
+      p50_ms: round(median(all.map((r) => r.p50_ms)), 2),
+      p99_ms: round(median(all.map((r) => r.p99_ms)), 2),
+      extra,
+    };
+  });
+}
+
 export interface BenchResult extends Omit<Measurement, 'extra'> {
   ratio: number | null;
   [figure: string]: number | string | boolean | null;
@@ -168,7 +224,10 @@ export function withRatios(measurements: readonly Measurement[]): BenchResult[] 
   return measurements.map((m) => {
     const base = m.baseline === null ? undefined : byName.get(m.baseline);
     // Three significant digits rather than places: a slow path's ratio can be well under 0.001.
-    const ratio = base && base.ops_per_s > 0 ? Number((m.ops_per_s / base.ops_per_s).toPrecision(3)) : null;
+    const paired = m.extra?.paired_ratio;
+    const ratio =
+      base && typeof paired === 'number' ? paired : base && base.ops_per_s > 0 ? Number((m.ops_per_s / base.ops_per_s).toPrecision(3)) : null;
+    const { paired_ratio: _paired, ...extra } = m.extra ?? {};
     return {
       name: m.name,
       ops_per_s: m.ops_per_s,
@@ -176,7 +235,7 @@ export function withRatios(measurements: readonly Measurement[]): BenchResult[] 
       p99_ms: m.p99_ms,
       baseline: m.baseline,
       ratio,
-      ...m.extra,
+      ...extra,
     };
   });
 }

@@ -47,14 +47,10 @@ function playbackFixture(ctx: BenchContext): Promise<Fixture> {
 const SESSION_SQL = `select s.id, s.user_id from sessions s join users u on u.id = s.user_id
   where s.token = $1 and s.expires_at > now() and u.status = 'active' and u.deleted_at is null`;
 
-type Named = <T>(name: string, text: string, values: unknown[]) => Promise<T[]>;
+type Named = BenchContext['database']['named'];
 
-function namedOf(ctx: BenchContext): Named {
-  const pool = ctx.pool;
-  if (pool) return async <T>(name: string, text: string, values: unknown[]) => (await pool.query({ name, text, values })).rows as T[];
-  const pglite = ctx.database.pglite!;
-  return async <T>(_name: string, text: string, values: unknown[]) => (await pglite.query<T>(text, values)).rows;
-}
+/** The same named prepared statements the app uses (Database.named). */
+const namedOf = (ctx: BenchContext): Named => ctx.database.named;
 
 /** The bearer token's user, one query; null answers 401. */
 async function rawUser(named: Named, req: FastifyRequest, reply: FastifyReply): Promise<{ id: string; user_id: string } | null> {

@@ -13,6 +13,7 @@ import { openDatabase, type Database } from '../src/db/client.ts';
 import { runMigrations } from '../src/db/migrate.ts';
 import {
   checkRegistry,
+  combineRounds,
   formatTable,
   quantile,
   missingBaselines,
@@ -261,16 +262,17 @@ async function runLoops(
   };
 }
 
-async function measureFunction(scenario: FunctionScenario, ctx: BenchContext, opts: BenchOptions, database: Database): Promise<Measurement> {
-  const op = await scenario.setup(ctx, { connections: opts.connections });
-  // One call first, so a broken set-up fails with its own message before any load.
-  await op(0, -1);
-  if (opts.warmup > 0) await runLoops(scenario, op, opts.connections, opts.warmup);
+type Op = (worker: number, iteration: number) => Promise<void>;
+
+async function measureFunction(scenario: FunctionScenario, op: Op, opts: BenchOptions, database: Database, warmup: boolean): Promise<Measurement> {
+  if (warmup && opts.warmup > 0) await runLoops(scenario, op, opts.connections, opts.warmup);
   await settle(database);
   if (interrupted) throw new Interrupted();
+  const cpu = process.cpuUsage();
   const m = await runLoops(scenario, op, opts.connections, opts.duration);
+  const used = process.cpuUsage(cpu);
   await settle(database);
-  return m;
+  return withNodeCpu(m, used, m.ops_per_s * opts.duration);
 }
 
 async function measure(
@@ -279,13 +281,16 @@ async function measure(
   req: BenchRequest,
   opts: BenchOptions,
   database: Database,
+  warmup: boolean,
 ): Promise<Measurement> {
-  if (opts.warmup > 0) {
+  if (warmup && opts.warmup > 0) {
     await load(base, req, opts.connections, opts.warmup);
     await settle(database);
   }
   if (interrupted) throw new Interrupted();
+  const cpu = process.cpuUsage();
   const result = await load(base, req, opts.connections, opts.duration);
+  const used = process.cpuUsage(cpu);
   await settle(database);
   if (interrupted) throw new Interrupted();
   if (result.non2xx > 0 || result.errors > 0) {
@@ -296,7 +301,18 @@ async function measure(
       `scenario '${scenario.name}': ${result.non2xx} non-2xx responses (${codes}) and ${result.errors} errors (${result.timeouts} timeouts); the figures would be meaningless`,
     );
   }
-  return summarize(scenario.name, scenario.baseline, result);
+  return withNodeCpu(summarize(scenario.name, scenario.baseline, result), used, result.requests.total);
+}
+
+/**
+ * The bench process's CPU time per operation during the measured window (every thread: the app,
+ * and for HTTP results autocannon's worker, which costs the same per request whatever it asks).
+ * Two results with the same database work differ here by what Node does for them, which the
+ * ratio alone cannot tell apart from the database's share.
+ */
+function withNodeCpu(m: Measurement, used: NodeJS.CpuUsage, ops: number): Measurement {
+  if (ops <= 0) return m;
+  return { ...m, extra: { ...m.extra, node_cpu_us_per_op: Math.round((used.user + used.system) / ops) } };
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -350,7 +366,7 @@ async function main(argv: string[]): Promise<number> {
         ? `scratch database on ${new URL(serverUrl!).host}`
         : 'temporary directory';
     console.log(
-      `bench: ${database.engine} (${where}), ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.duration} s per result`,
+      `bench: ${database.engine} (${where}), ${opts.connections} connections, ${opts.warmup} s warm-up + ${opts.rounds} × ${opts.duration} s per result`,
     );
     const absent = missingBaselines(selected);
     if (absent.length)
@@ -367,29 +383,61 @@ async function main(argv: string[]): Promise<number> {
     await bare.listen({ host: '127.0.0.1', port: 0 });
     const bareBase = `http://127.0.0.1:${(bare.server.address() as AddressInfo).port}`;
 
-    const measurements: Measurement[] = [];
+    // Set-up once per result, then the rounds: every result in turn, as many times as asked.
+    type Prepared =
+      | { scenario: FunctionScenario; op: Op }
+      | { scenario: HttpScenario; req: BenchRequest; target: string }
+      | { scenario: Exclude<Scenario, FunctionScenario | HttpScenario> };
+    const prepared: Prepared[] = [];
     for (const scenario of selected) {
       if (interrupted) throw new Interrupted();
-      let m: Measurement;
       if (scenario.kind === 'function') {
-        process.stdout.write(`bench: ${scenario.name} … `);
-        m = await measureFunction(scenario, ctx, opts, database);
+        const op = await scenario.setup(ctx, { connections: opts.connections });
+        // One call first, so a broken set-up fails with its own message before any load.
+        await op(0, -1);
+        prepared.push({ scenario, op });
       } else if (scenario.kind === 'custom') {
-        process.stdout.write(`bench: ${scenario.name} … `);
-        const { ops_per_s, p50_ms, p99_ms, ...extra } = await scenario.run(ctx, { connections: opts.connections, duration: opts.duration, warmup: opts.warmup });
-        m = { name: scenario.name, baseline: scenario.baseline, ops_per_s, p50_ms, p99_ms, extra };
+        prepared.push({ scenario });
       } else {
         const http: HttpScenario = scenario;
         const req = await http.setup(ctx);
         const target = req.target === 'bare' ? bareBase : base;
         await verify(http, target, req);
-        if (interrupted) throw new Interrupted();
-        process.stdout.write(`bench: ${scenario.name} … `);
-        m = await measure(http, target, req, opts, database);
+        prepared.push({ scenario: http, req, target });
       }
-      console.log(`${m.ops_per_s.toFixed(1)} ops/s`);
-      measurements.push(m);
     }
+    const rounds: Measurement[][] = [];
+    const custom = new Map<string, Measurement>();
+    for (let round = 0; round < opts.rounds; round++) {
+      const measurements: Measurement[] = [];
+      for (const p of prepared) {
+        if (interrupted) throw new Interrupted();
+        const label = opts.rounds > 1 ? `${p.scenario.name} (round ${round + 1}/${opts.rounds})` : p.scenario.name;
+        let m: Measurement;
+        if ('op' in p) {
+          process.stdout.write(`bench: ${label} … `);
+          m = await measureFunction(p.scenario, p.op, opts, database, round === 0);
+        } else if ('req' in p) {
+          process.stdout.write(`bench: ${label} … `);
+          m = await measure(p.scenario, p.target, p.req, opts, database, round === 0);
+        } else {
+          // A custom result (metering) is a whole experiment of its own: run once, not per round.
+          const known = custom.get(p.scenario.name);
+          if (known) {
+            measurements.push(known);
+            continue;
+          }
+          process.stdout.write(`bench: ${p.scenario.name} … `);
+          const { ops_per_s, p50_ms, p99_ms, ...extra } = await p.scenario.run(ctx, { connections: opts.connections, duration: opts.duration, warmup: opts.warmup });
+          m = { name: p.scenario.name, baseline: p.scenario.baseline, ops_per_s, p50_ms, p99_ms, extra };
+          custom.set(p.scenario.name, m);
+        }
+        console.log(`${m.ops_per_s.toFixed(1)} ops/s`);
+        measurements.push(m);
+      }
+      rounds.push(measurements);
+    }
+    const measurements = combineRounds(rounds);
     const checks = new Set(selected.flatMap((s) => (s.verifyAfter ? [s.verifyAfter] : [])));
     for (const check of checks) await check(ctx);
 

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import cookie from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -72,7 +71,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
   const transport = config.mail.driver === 'smtp' ? new SmtpTransport(config.mail.smtpUrl!) : new LocalMailboxTransport(mailRepo);
   const mail = createMailService({ db, repo: mailRepo, transport, access, from: config.mail.from, log });
 
-  const identityRepo = createIdentityRepository(db);
+  const identityRepo = createIdentityRepository(db, database.named);
   const auth = createAuth(
     config,
     db,
@@ -294,7 +293,6 @@ export async function buildApp({ config, database, logger, ...opts }: BuildOptio
     if (session.setCookie) reply.header('set-cookie', session.setCookie);
   });
 
-  await app.register(cookie);
   await app.register(rateLimit, {
     global: false,
     hook: 'preHandler',

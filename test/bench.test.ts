@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   checkRegistry,
+  combineRounds,
   defaultOptions,
   formatTable,
   missingBaselines,
@@ -15,17 +16,18 @@ import {
 import { scenarios } from '../bench/scenarios.ts';
 
 describe('bench arguments', () => {
-  it('defaults to every result, 10 s, 50 connections and a 2 s warm-up', () => {
-    expect(parseBenchArgs([])).toEqual({ only: [], duration: 10, connections: 50, warmup: 2, help: false });
-    expect(defaultOptions).toMatchObject({ duration: 10, connections: 50 });
+  it('defaults to every result, 3 rounds of 5 s, 50 connections and a 2 s warm-up', () => {
+    expect(parseBenchArgs([])).toEqual({ only: [], duration: 5, connections: 50, warmup: 2, rounds: 3, help: false });
+    expect(defaultOptions).toMatchObject({ duration: 5, connections: 50, rounds: 3 });
   });
 
   it('reads every option, in either --name value or --name=value form', () => {
-    expect(parseBenchArgs(['--only', 'me', '--duration=3', '--connections', '8', '--warmup', '0'])).toEqual({
+    expect(parseBenchArgs(['--only', 'me', '--duration=3', '--connections', '8', '--warmup', '0', '--rounds', '1'])).toEqual({
       only: ['me'],
       duration: 3,
       connections: 8,
       warmup: 0,
+      rounds: 1,
       help: false,
     });
     expect(parseBenchArgs(['--duration', '2.5']).duration).toBe(2.5);
@@ -47,6 +49,8 @@ describe('bench arguments', () => {
     [['--connections', '2.5']],
     [['--connections', '0']],
     [['--warmup', '-1']],
+    [['--rounds', '0']],
+    [['--rounds', '1.5']],
     [['--only', '']],
     [['--only', 'me,']],
     [['--only']],
@@ -124,6 +128,25 @@ describe('bench results', () => {
     ]);
     // The key order is the one latest.json documents.
     expect(Object.keys(results[0]!)).toEqual(['name', 'ops_per_s', 'p50_ms', 'p99_ms', 'baseline', 'ratio']);
+  });
+
+  it('combines interleaved rounds: medians of each figure, and the median of the per-round ratios', () => {
+    const round = (base: number, app: number, cpu: number): Measurement[] => [
+      m('raw', null, base),
+      { ...m('app', 'raw', app), extra: { node_cpu_us_per_op: cpu } },
+    ];
+    // Round 2 is a slow spell of the machine: both sides drop, and the paired ratio stays put
+    // where the ratio of medians would not (median app 800 / median raw 1000 = 0.8).
+    const combined = combineRounds([round(1000, 900, 300), round(400, 360, 310), round(1100, 800, 500)]);
+    expect(combined[0]).toMatchObject({ name: 'raw', ops_per_s: 1000, extra: { rounds_ops_per_s: '1000/400/1100' } });
+    expect(combined[1]).toMatchObject({ name: 'app', ops_per_s: 800, extra: { node_cpu_us_per_op: 310, paired_ratio: 0.9 } });
+    const results = withRatios(combined);
+    expect(results[1]).toMatchObject({ name: 'app', ratio: 0.9, rounds_ops_per_s: '900/360/800' });
+    expect(results[1]).not.toHaveProperty('paired_ratio');
+    // One round is the measurement itself; a result run once for the whole run stays as it was.
+    const once = m('metering', null, 5000);
+    expect(combineRounds([[once]])).toEqual([once]);
+    expect(combineRounds([[once], [once], [once]])).toEqual([once]);
   });
 
   it('rounds ratios to three significant digits and leaves them null when the baseline was not measured', () => {

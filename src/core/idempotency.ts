@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { and, eq, lt, sql } from 'drizzle-orm';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Db } from '../db/client.ts';
 import { actorScope } from './actor.ts';
 import { idempotencyKeys } from './core.schema.ts';
@@ -22,7 +22,7 @@ const KEY_RE = /^[\x21-\x7e]{1,255}$/;
 export function installIdempotency(app: FastifyInstance, db: Db, opts: { waitMs?: number } = {}): void {
   const waitMs = opts.waitMs ?? 10_000;
 
-  app.addHook('preHandler', async (req, reply) => {
+  const preHandler = async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.method !== 'POST') return;
     const raw = req.headers['idempotency-key'];
     if (raw === undefined) return;
@@ -80,9 +80,9 @@ export function installIdempotency(app: FastifyInstance, db: Db, opts: { waitMs?
       }
       await new Promise((r) => setTimeout(r, 25));
     }
-  });
+  };
 
-  app.addHook('onSend', async (req, reply, payload) => {
+  const onSend = async (req: FastifyRequest, reply: FastifyReply, payload: unknown) => {
     const id = req.idempotencyRowId;
     if (!id) return payload;
     req.idempotencyRowId = undefined;
@@ -103,6 +103,15 @@ export function installIdempotency(app: FastifyInstance, db: Db, opts: { waitMs?
       })
       .where(eq(idempotencyKeys.id, id));
     return payload;
+  };
+
+  // On the routes that take POST only (registered after this), first among their hooks as an
+  // app-wide hook would be: every other route is spared two hooks per request.
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (!methods.includes('POST')) return;
+    route.preHandler = [preHandler, ...[route.preHandler ?? []].flat()];
+    route.onSend = [onSend, ...[route.onSend ?? []].flat()] as typeof route.onSend;
   });
 }
 

@@ -23,10 +23,18 @@ export interface RawSql {
   query<T = Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: T[] }>;
 }
 
+/**
+ * A hot-path statement: on the server a named prepared statement (parsed and planned once per
+ * connection, no query builder in between); on the embedded engine, which has one connection and
+ * no named statements in its API, a plain parameterised query.
+ */
+export type NamedQuery = <T>(name: string, text: string, values: unknown[]) => Promise<T[]>;
+
 export interface Database {
   readonly engine: Engine;
   readonly db: Db;
   readonly raw: RawSql;
+  readonly named: NamedQuery;
   /** Present on the server engine: the pool, for code that needs its own client. */
   readonly pool?: pg.Pool;
   /** Present on the embedded engine. */
@@ -57,6 +65,7 @@ export function openDatabase(opts: DatabaseOptions): Database {
       db,
       pool,
       raw: { query: async (text, values) => pool.query(text, values as unknown[]) as never },
+      named: async <T>(name: string, text: string, values: unknown[]) => (await pool.query({ name, text, values })).rows as T[],
       close: () => pool.end(),
     };
   }
@@ -80,6 +89,7 @@ export function openDatabase(opts: DatabaseOptions): Database {
         return { rows: results.at(-1)?.rows ?? [] } as never;
       },
     },
+    named: async <T>(_name: string, text: string, values: unknown[]) => (await pgl.query<T>(text, values)).rows,
     close: () => pgl.close(),
   };
 }

@@ -222,14 +222,8 @@ export interface SalesFilter {
 
 export function createContentRepository(database: Database) {
   const db: Db = database.db;
-  const pool = database.pool;
-  const pglite = database.pglite;
-  /** Hot paths: a named prepared statement on the server (parsed and planned once per connection). */
-  const named = pool
-    ? async <T>(name: string, text: string, values: unknown[]): Promise<T[]> =>
-        (await pool.query({ name, text, values })).rows as T[]
-    : async <T>(_name: string, text: string, values: unknown[]): Promise<T[]> =>
-        (await pglite!.query<T>(text, values)).rows;
+  /** Hot paths: named prepared statements on the server (see Database.named). */
+  const named = database.named;
 
   const scopeSlug = (
     t: typeof content | typeof contentSeries,
