@@ -21,6 +21,7 @@ const KEY_RE = /^[\x21-\x7e]{1,255}$/;
  */
 export function installIdempotency(app: FastifyInstance, db: Db, opts: { waitMs?: number } = {}): void {
   const waitMs = opts.waitMs ?? 10_000;
+  app.decorateRequest('idempotencyRowId', undefined);
 
   const preHandler = async (req: FastifyRequest, reply: FastifyReply) => {
     if (req.method !== 'POST') return;
