@@ -93,7 +93,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
   });
   jobs.register('lms.sync', async ({ connectionId }) => lms.runSync(connectionId));
 
-  const ledgerRepo = createLedgerRepository(db, database.named);
+  const ledgerRepo = createLedgerRepository(db);
   const ledger = createLedgerService({ db, repo: ledgerRepo, log });
 
   // The sandbox signs its webhooks with a key derived from AUTH_SECRET, so nothing else needs setting.

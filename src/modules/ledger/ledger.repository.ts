@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, isNull, lte, sql } from 'drizzle-orm';
-import { rowsOf, type Db, type Executor, type NamedQuery } from '../../db/client.ts';
+import { rowsOf, type Db, type Executor } from '../../db/client.ts';
 import { ledgerAccounts, ledgerEntries, ledgerHolds, ledgerTransfers, wallets, type AccountKind, type TransferKind } from './ledger.schema.ts';
 
 export type LedgerAccount = typeof ledgerAccounts.$inferSelect;
@@ -37,13 +37,8 @@ const postTransfer = (ex: Executor) =>
     .from(sql`(values (1)) as one (x)`)
     .prepare('ledger_post_transfer');
 
-/**
- * The same call for Database.named: outside a transaction, no query builder on the hot path
- * (its own statement name: a connection's named statements must each keep one text).
- */
-const POST_TRANSFER_SQL = `select ledger_post_transfer($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10::uuid[], $11::uuid[], $12::bigint[]) as "transferId"`;
-
-export function createLedgerRepository(db: Db, named: NamedQuery) {
+export function createLedgerRepository(db: Db) {
+  const postOnDb = postTransfer(db);
   return {
     /**
      * Writes a transfer and its entries in ONE statement (ledger_post_transfer, whose plans are
@@ -66,25 +61,9 @@ export function createLedgerRepository(db: Db, named: NamedQuery) {
         accounts: array(t.entries.map((e) => e.accountId)),
         amounts: array(t.entries.map((e) => e.amount)),
       };
-      // The hot path: a named prepared statement, parsed once per connection (inside a
-      // transaction the same name is reused on that transaction's connection).
-      const [row] =
-        tx === db
-          ? await named<{ transferId: string | null }>('ledger_post_transfer_db', POST_TRANSFER_SQL, [
-              params.id,
-              params.key,
-              params.kind,
-              params.currency,
-              params.referenceType,
-              params.referenceId,
-              params.reverses,
-              params.description,
-              params.metadata,
-              params.entryIds,
-              params.accounts,
-              params.amounts,
-            ])
-          : await postTransfer(tx).execute(params);
+      // The hot path: a named prepared statement, parsed once per connection (built once for the
+      // database; inside a transaction the same name is reused on that transaction's connection).
+      const [row] = await (tx === db ? postOnDb : postTransfer(tx)).execute(params);
       return row?.transferId ?? null;
     },
 
