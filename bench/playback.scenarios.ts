@@ -47,10 +47,8 @@ function playbackFixture(ctx: BenchContext): Promise<Fixture> {
 const SESSION_SQL = `select s.id, s.user_id from sessions s join users u on u.id = s.user_id
   where s.token = $1 and s.expires_at > now() and u.status = 'active' and u.deleted_at is null`;
 
+/** The same named prepared statements the app uses. */
 type Named = BenchContext['database']['named'];
-
-/** The same named prepared statements the app uses (Database.named). */
-const namedOf = (ctx: BenchContext): Named => ctx.database.named;
 
 /** The bearer token's user, one query; null answers 401. */
 async function rawUser(named: Named, req: FastifyRequest, reply: FastifyReply): Promise<{ id: string; user_id: string } | null> {
@@ -73,7 +71,7 @@ export const playbackScenarios: HttpScenario[] = [
     measures:
       'Baseline: a hand-written POST playback route on the bare Fastify: bearer token looked up in sessions (one query), the same authorize statement (access decision and view count) as a named prepared statement on node-postgres, HMAC-signed URL',
     bareRoutes(bare: FastifyInstance, ctx: BenchContext) {
-      const named = namedOf(ctx);
+      const named = ctx.database.named;
       const key = createHmac('sha256', ctx.config.authSecret).update('fanfare-playback-urls-v1').digest();
       bare.post<{ Params: { id: string } }>('/raw/content/:id/playback', async (req, reply) => {
         const session = await rawUser(named, req, reply);
@@ -117,7 +115,7 @@ export const playbackScenarios: HttpScenario[] = [
     baseline: null,
     measures: 'Baseline: a hand-written PUT progress route on the bare Fastify: bearer session query, then the same access-checked upsert (one named prepared statement)',
     bareRoutes(bare: FastifyInstance, ctx: BenchContext) {
-      const named = namedOf(ctx);
+      const named = ctx.database.named;
       bare.put<{ Params: { id: string }; Body: { positionSeconds: number; durationSeconds: number } }>('/raw/content/:id/progress', async (req, reply) => {
         const session = await rawUser(named, req, reply);
         if (!session) return reply;

@@ -75,7 +75,7 @@ describe('ledger', () => {
       );
     }
     const results = await Promise.allSettled(moves.map((m) => ledger.transfer({ key: `dir:${newId()}`, kind: 'transfer', currency: 'USD', legs: m.legs })));
-    expect(results.filter((r) => r.status === 'rejected').map((r) => String((r).reason))).toEqual([]);
+    expect(results.filter((r) => r.status === 'rejected').map((r) => String(r.reason))).toEqual([]);
     const expected = new Map(wallets.map((w) => [w.available, 10_000]));
     for (const m of moves) for (const l of m.legs) expected.set(l.accountId, expected.get(l.accountId)! + l.amount);
     for (const w of wallets) {
