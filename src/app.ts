@@ -3,7 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { jsonSchemaTransform, jsonSchemaTransformObject, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { jsonSchemaTransform, jsonSchemaTransformObject, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from './config.ts';
 import { createAccess } from './core/access.ts';
@@ -12,9 +12,10 @@ import { AppError } from './core/errors.ts';
 import { installErrorHandling } from './core/http.ts';
 import { installIdempotency, purgeIdempotencyKeys } from './core/idempotency.ts';
 import { JobQueue } from './core/jobs.ts';
-import { createLogger, type Logger } from './core/logger.ts';
+import { createLogger, requestLogger, type Logger } from './core/logger.ts';
 import { Outbox } from './core/outbox.ts';
 import { postgresRateLimitStore, purgeRateLimits } from './core/rate-limit.ts';
+import { serializerCompiler } from './core/serializer.ts';
 import type { Database } from './db/client.ts';
 import { migrationStatus } from './db/migrate.ts';
 import { API_KEY_PREFIX, apiKeyRoutes, createApiKeyRepository, createApiKeyService } from './modules/apikeys/index.ts';
@@ -255,6 +256,7 @@ export async function buildApp({ config, database, logger, ...opts }: BuildOptio
       return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : randomUUID();
     },
     trustProxy: false,
+    childLoggerFactory: requestLogger,
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { coerceTypes: false } },
   }).withTypeProvider<ZodTypeProvider>();

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { eq } from 'drizzle-orm';
 import Fastify from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -11,9 +11,10 @@ import { outboxEvents } from '../src/core/core.schema.ts';
 import { AppError, errorKinds, isUniqueViolation, type ErrorKind } from '../src/core/errors.ts';
 import { installErrorHandling } from '../src/core/http.ts';
 import { newId } from '../src/core/ids.ts';
-import { createLogger, redactPaths } from '../src/core/logger.ts';
+import { createLogger, redactPaths, requestLogger } from '../src/core/logger.ts';
 import { Outbox, publish, type OutboxEvent } from '../src/core/outbox.ts';
 import { decodeCursor, encodeCursor, toPage } from '../src/core/pagination.ts';
+import { parsesAsItEncodes, serializerCompiler } from '../src/core/serializer.ts';
 import { migrationsFolder } from '../src/db/migrate.ts';
 import { createTestContext, type LightMyRequestResponse, type TestContext, type TestUser } from './helpers.ts';
 
@@ -483,5 +484,113 @@ describe('platform endpoints', () => {
     expect(res.headers['content-type']).toContain('text/html');
     expect(res.body).toContain('<h1>Fanfare</h1>');
     expect(res.body).toContain('href="/docs"');
+  });
+});
+
+describe('the response serializer', () => {
+  const compile = (schema: z.ZodType) => serializerCompiler({ schema, method: 'GET', url: '/x', httpStatus: '200' });
+
+  it('parses schemas without codecs, transforms or defaults, and encodes the others', () => {
+    const plain = z.object({
+      at: z.date().nullable(),
+      tags: z.array(z.string()),
+      kind: z.enum(['a', 'b']),
+      one: z.union([z.object({ n: z.number().int() }), z.literal(true)]),
+      meta: z.record(z.string(), z.unknown()).optional(),
+      pair: z.tuple([z.string(), z.number()]),
+    });
+    expect(parsesAsItEncodes(plain)).toBe(true);
+    type Node = { name: string; children: Node[] };
+    const tree: z.ZodType<Node> = z.lazy(() => z.object({ name: z.string(), children: z.array(tree) }));
+    expect(parsesAsItEncodes(tree)).toBe(true);
+    const codec = z.codec(z.iso.datetime(), z.date(), { decode: (s) => new Date(s), encode: (d) => d.toISOString() });
+    for (const s of [z.object({ at: codec }), z.object({ n: z.number().default(1) }), z.string().transform((v) => v.length), z.array(z.number().catch(0))]) {
+      expect(parsesAsItEncodes(s as z.ZodType)).toBe(false);
+    }
+  });
+
+  it('writes what zod encoding writes: unknown keys stripped, dates as ISO strings, codecs run backwards', () => {
+    const at = new Date('2026-12-01T10:00:00.000Z');
+    const plain = compile(z.object({ id: z.string(), at: z.date(), none: z.date().nullable(), list: z.array(z.object({ n: z.number() })) }));
+    const body = { id: 'x', at, none: null, list: [{ n: 1, hidden: 'no' }], passwordHash: 'secret' };
+    expect(plain(body)).toBe('{"id":"x","at":"2026-12-01T10:00:00.000Z","none":null,"list":[{"n":1}]}');
+    expect(plain(body)).toBe(JSON.stringify(z.encode(z.object({ id: z.string(), at: z.date(), none: z.date().nullable(), list: z.array(z.object({ n: z.number() })) }), body as never)));
+    const cents = z.codec(z.string(), z.number(), { decode: (s) => Number(s), encode: (n) => n.toFixed(2) });
+    expect(compile(z.object({ amount: cents }))({ amount: 12.5 })).toBe('{"amount":"12.50"}');
+  });
+
+  it('refuses a body that does not match, with the error the error handler answers 500 for', () => {
+    const ser = compile(z.object({ ok: z.boolean() }));
+    expect(() => ser({ ok: 'yes' })).toThrow(/Response doesn't match the schema/);
+  });
+});
+
+describe('the request logger', () => {
+  function logged(level: string) {
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+        cb();
+      },
+    });
+    const parent = createLogger(level, stream);
+    let children = 0;
+    // Counts the request children (bound to a reqId). pino's children inherit child() from
+    // their parent, so the wrapper keeps `this`.
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- applied with its own `this` below
+    const child = parent.child;
+    parent.child = function (this: typeof parent, ...args: Parameters<typeof child>) {
+      if ('reqId' in args[0]) children++;
+      return child.apply(this, args);
+    } as typeof parent.child;
+    const app = Fastify({ loggerInstance: parent, childLoggerFactory: requestLogger, genReqId: () => 'req-1' });
+    app.get('/quiet', async () => ({ ok: true }));
+    app.get('/warn', async (req) => {
+      req.log.warn({ token: 'abc' }, 'something odd');
+      req.log.child({ step: 'two' }).error('and worse');
+      return { ok: true };
+    });
+    app.get('/debug', { logLevel: 'debug' }, async (req) => {
+      req.log.debug('detail');
+      return { ok: true };
+    });
+    return { app, lines, children: () => children };
+  }
+
+  it('at info, logs each request with its id, and redacts', async () => {
+    const { app, lines } = logged('info');
+    await app.inject({ method: 'GET', url: '/quiet?x=1', headers: { authorization: 'Bearer s3cret', cookie: 'fanfare.session_token=c00kie' } });
+    expect(lines.map((l) => [l.msg, l.reqId])).toEqual([
+      ['incoming request', 'req-1'],
+      ['request completed', 'req-1'],
+    ]);
+    // The request and the reply are summarised, never dumped with their headers and socket.
+    expect(lines[0]!.req).toEqual({ method: 'GET', url: '/quiet?x=1', host: 'localhost:80', remoteAddress: '127.0.0.1' });
+    expect(lines[1]!.res).toEqual({ statusCode: 200 });
+    expect(JSON.stringify(lines)).not.toMatch(/s3cret|c00kie/);
+    await app.close();
+  });
+
+  it('above info, makes no child for a request that logs nothing, and a bound one for one that does', async () => {
+    const { app, lines, children } = logged('warn');
+    await app.inject({ method: 'GET', url: '/quiet' });
+    expect(lines).toEqual([]);
+    expect(children()).toBe(0);
+    await app.inject({ method: 'GET', url: '/warn' });
+    expect(lines.map((l) => [l.msg, l.reqId, l.step ?? null, l.token])).toEqual([
+      ['something odd', 'req-1', null, '[redacted]'],
+      ['and worse', 'req-1', 'two', undefined],
+    ]);
+    expect(children()).toBe(1);
+    await app.close();
+  });
+
+  it("honours a route's own log level", async () => {
+    const { app, lines } = logged('warn');
+    await app.inject({ method: 'GET', url: '/debug' });
+    expect(lines.map((l) => l.msg)).toEqual(['incoming request', 'detail', 'request completed']);
+    expect(lines.every((l) => l.reqId === 'req-1')).toBe(true);
+    await app.close();
   });
 });
