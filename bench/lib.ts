@@ -28,7 +28,7 @@ export const defaultOptions: Readonly<BenchOptions> = Object.freeze({
   duration: 5,
   connections: 50,
   warmup: 2,
-  rounds: 3,
+  rounds: 5,
   help: false,
 });
 
@@ -165,7 +165,17 @@ export function median(values: readonly number[]): number {
 }
 
 /**
- * One result from its rounds (in the order they ran): the median of each figure, the rounds'
+ * The order of the results in a round: as listed in even rounds, reversed in odd ones. A result
+ * that runs right after its baseline in one round runs right before it in the next, so whatever
+ * a load leaves behind (autovacuum, a checkpoint, a cache warmed or evicted) falls on both sides.
+ */
+export function roundOrder(count: number, round: number): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  return round % 2 === 1 ? order.reverse() : order;
+}
+
+/**
+ * One result from its rounds (each round's results in the listed order, whatever order they ran in): the median of each figure, the rounds'
  * ops/s kept as `rounds_ops_per_s`, and for a result with a baseline the median of the per-round
  * ratios (`paired_ratio`), each round's result divided by its baseline of the same round.
  */
@@ -187,6 +197,7 @@ export function combineRounds(rounds: readonly (readonly Measurement[])[]): Meas
       if (j >= 0) {
         const ratios = rounds.map((r) => (r[j]!.ops_per_s > 0 ? r[i]!.ops_per_s / r[j]!.ops_per_s : 0));
         extra.paired_ratio = Number(median(ratios).toPrecision(3));
+        extra.rounds_ratio = ratios.map((r) => r.toFixed(3)).join('/');
       }
     }
     return {

@@ -16,6 +16,7 @@ import {
   combineRounds,
   formatTable,
   quantile,
+  roundOrder,
   missingBaselines,
   parseBenchArgs,
   scratchDatabaseUrl,
@@ -409,8 +410,9 @@ async function main(argv: string[]): Promise<number> {
     const rounds: Measurement[][] = [];
     const custom = new Map<string, Measurement>();
     for (let round = 0; round < opts.rounds; round++) {
-      const measurements: Measurement[] = [];
-      for (const p of prepared) {
+      const measurements: Measurement[] = new Array<Measurement>(prepared.length);
+      for (const index of roundOrder(prepared.length, round)) {
+        const p = prepared[index]!;
         if (interrupted) throw new Interrupted();
         const label = opts.rounds > 1 ? `${p.scenario.name} (round ${round + 1}/${opts.rounds})` : p.scenario.name;
         let m: Measurement;
@@ -424,7 +426,7 @@ async function main(argv: string[]): Promise<number> {
           // A custom result (metering) is a whole experiment of its own: run once, not per round.
           const known = custom.get(p.scenario.name);
           if (known) {
-            measurements.push(known);
+            measurements[index] = known;
             continue;
           }
           process.stdout.write(`bench: ${p.scenario.name} … `);
@@ -433,7 +435,7 @@ async function main(argv: string[]): Promise<number> {
           custom.set(p.scenario.name, m);
         }
         console.log(`${m.ops_per_s.toFixed(1)} ops/s`);
-        measurements.push(m);
+        measurements[index] = m;
       }
       rounds.push(measurements);
     }

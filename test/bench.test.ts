@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   checkRegistry,
   combineRounds,
+  roundOrder,
   defaultOptions,
   formatTable,
   missingBaselines,
@@ -16,9 +17,9 @@ import {
 import { scenarios } from '../bench/scenarios.ts';
 
 describe('bench arguments', () => {
-  it('defaults to every result, 3 rounds of 5 s, 50 connections and a 2 s warm-up', () => {
-    expect(parseBenchArgs([])).toEqual({ only: [], duration: 5, connections: 50, warmup: 2, rounds: 3, help: false });
-    expect(defaultOptions).toMatchObject({ duration: 5, connections: 50, rounds: 3 });
+  it('defaults to every result, 5 rounds of 5 s, 50 connections and a 2 s warm-up', () => {
+    expect(parseBenchArgs([])).toEqual({ only: [], duration: 5, connections: 50, warmup: 2, rounds: 5, help: false });
+    expect(defaultOptions).toMatchObject({ duration: 5, connections: 50, rounds: 5 });
   });
 
   it('reads every option, in either --name value or --name=value form', () => {
@@ -139,10 +140,12 @@ describe('bench results', () => {
     // where the ratio of medians would not (median app 800 / median raw 1000 = 0.8).
     const combined = combineRounds([round(1000, 900, 300), round(400, 360, 310), round(1100, 800, 500)]);
     expect(combined[0]).toMatchObject({ name: 'raw', ops_per_s: 1000, extra: { rounds_ops_per_s: '1000/400/1100' } });
-    expect(combined[1]).toMatchObject({ name: 'app', ops_per_s: 800, extra: { node_cpu_us_per_op: 310, paired_ratio: 0.9 } });
+    expect(combined[1]).toMatchObject({ name: 'app', ops_per_s: 800, extra: { node_cpu_us_per_op: 310, paired_ratio: 0.9, rounds_ratio: '0.900/0.900/0.727' } });
     const results = withRatios(combined);
     expect(results[1]).toMatchObject({ name: 'app', ratio: 0.9, rounds_ops_per_s: '900/360/800' });
     expect(results[1]).not.toHaveProperty('paired_ratio');
+    // Odd rounds run the results in reverse, so neither side always follows the other.
+    expect([0, 1, 2, 3].map((r) => roundOrder(3, r))).toEqual([[0, 1, 2], [2, 1, 0], [0, 1, 2], [2, 1, 0]]);
     // One round is the measurement itself; a result run once for the whole run stays as it was.
     const once = m('metering', null, 5000);
     expect(combineRounds([[once]])).toEqual([once]);
