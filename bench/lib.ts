@@ -175,9 +175,10 @@ export function roundOrder(count: number, round: number): number[] {
 }
 
 /**
- * One result from its rounds (each round's results in the listed order, whatever order they ran in): the median of each figure, the rounds'
- * ops/s kept as `rounds_ops_per_s`, and for a result with a baseline the median of the per-round
- * ratios (`paired_ratio`), each round's result divided by its baseline of the same round.
+ * One result from its rounds (each round's results in the listed order, whatever order they ran
+ * in): the median of each figure, the rounds' ops/s kept as `rounds_ops_per_s`, and for a result
+ * with a baseline the median of the per-round ratios (`paired_ratio`), each round's result divided
+ * by its baseline of the same round, all of them kept as `rounds_ratio`.
  */
 export function combineRounds(rounds: readonly (readonly Measurement[])[]): Measurement[] {
   if (rounds.length === 1) return [...rounds[0]!];
