@@ -2,13 +2,15 @@ import { createHmac } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { newId } from '../src/core/ids.ts';
 import { AUTHORIZE_SQL, PROGRESS_SQL } from '../src/modules/content/index.ts';
+import { SESSION_BY_TOKEN_SQL, type SessionRow } from '../src/modules/identity/index.ts';
 import type { BenchContext, HttpScenario } from './scenarios.ts';
 
 /**
  * The creator platform's playback hot paths: authorize (the access decision, the view count and
  * a signed master playlist URL) and the progress upsert the player sends every 10-30 s. Each has
- * a raw baseline on the bare Fastify: what a minimal hand-written route does, authenticating the
- * bearer token with one query on sessions, then the same statements as named prepared statements.
+ * a raw baseline on the bare Fastify: what a minimal hand-written route does with the app's own
+ * statements, as named prepared statements: the session statement for the bearer token, then the
+ * route's one statement.
  */
 
 interface Fixture {
@@ -44,22 +46,27 @@ function playbackFixture(ctx: BenchContext): Promise<Fixture> {
   return fixture;
 }
 
-const SESSION_SQL = `select s.id, s.user_id from sessions s join users u on u.id = s.user_id
-  where s.token = $1 and s.expires_at > now() and u.status = 'active' and u.deleted_at is null`;
-
 /** The same named prepared statements the app uses. */
 type Named = BenchContext['database']['named'];
 
-/** The bearer token's user, one query; null answers 401. */
+/**
+ * The bearer token's session, by the app's own session statement (its user's e-mail, role and
+ * status come with it), with the checks a hand-written route would make of that row: there, not
+ * expired, the account active. 401 or 403 otherwise; null then, as the reply is sent.
+ */
 async function rawUser(named: Named, req: FastifyRequest, reply: FastifyReply): Promise<{ id: string; user_id: string } | null> {
   const h = req.headers.authorization;
   const token = h?.startsWith('Bearer ') ? h.slice(7) : null;
-  const row = token ? (await named<{ id: string; user_id: string }>('bench_raw_session', SESSION_SQL, [token]))[0] : undefined;
-  if (!row) {
+  const row = token ? (await named<SessionRow>('bench_raw_session', SESSION_BY_TOKEN_SQL, [token]))[0] : undefined;
+  if (!row || row.expiresAt.getTime() <= Date.now()) {
     await reply.status(401).send({ error: 'unauthenticated' });
     return null;
   }
-  return row;
+  if (row.status !== 'active') {
+    await reply.status(403).send({ error: 'account not active' });
+    return null;
+  }
+  return { id: row.sessionId, user_id: row.userId };
 }
 
 const uuidBytes = (u: string) => Buffer.from(u.replace(/-/g, ''), 'hex');
@@ -69,7 +76,7 @@ export const playbackScenarios: HttpScenario[] = [
     name: 'playback-authorize-raw',
     baseline: null,
     measures:
-      'Baseline: a hand-written POST playback route on the bare Fastify: bearer token looked up in sessions (one query), the same authorize statement (access decision and view count) as a named prepared statement on node-postgres, HMAC-signed URL',
+      'Baseline: a hand-written POST playback route on the bare Fastify: the app session statement for the bearer token, the same authorize statement (access decision and view count) as a named prepared statement on node-postgres, HMAC-signed URL',
     bareRoutes(bare: FastifyInstance, ctx: BenchContext) {
       const named = ctx.database.named;
       const key = createHmac('sha256', ctx.config.authSecret).update('fanfare-playback-urls-v1').digest();
@@ -104,7 +111,7 @@ export const playbackScenarios: HttpScenario[] = [
   {
     name: 'playback-authorize',
     baseline: 'playback-authorize-raw',
-    measures: 'POST /v1/content/:id/playback: session (BetterAuth), the one access-decision statement (prepared), view count, signed master playlist URL',
+    measures: 'POST /v1/content/:id/playback: the session statement, the one access-decision statement (prepared), view count, signed master playlist URL',
     async setup(ctx) {
       const f = await playbackFixture(ctx);
       return { method: 'POST', path: `/v1/content/${f.contentId}/playback`, headers: { authorization: `Bearer ${f.token}` } };
@@ -113,7 +120,7 @@ export const playbackScenarios: HttpScenario[] = [
   {
     name: 'playback-progress-raw',
     baseline: null,
-    measures: 'Baseline: a hand-written PUT progress route on the bare Fastify: bearer session query, then the same access-checked upsert (one named prepared statement)',
+    measures: 'Baseline: a hand-written PUT progress route on the bare Fastify: the app session statement for the bearer token, then the same access-checked upsert (one named prepared statement)',
     bareRoutes(bare: FastifyInstance, ctx: BenchContext) {
       const named = ctx.database.named;
       bare.put<{ Params: { id: string }; Body: { positionSeconds: number; durationSeconds: number } }>('/raw/content/:id/progress', async (req, reply) => {
@@ -143,7 +150,7 @@ export const playbackScenarios: HttpScenario[] = [
   {
     name: 'playback-progress',
     baseline: 'playback-progress-raw',
-    measures: 'PUT /v1/content/:id/progress: session (BetterAuth), zod, the access-checked progress upsert in one prepared statement',
+    measures: 'PUT /v1/content/:id/progress: the session statement, zod, the access-checked progress upsert in one prepared statement',
     async setup(ctx) {
       const f = await playbackFixture(ctx);
       return {

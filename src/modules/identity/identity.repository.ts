@@ -33,7 +33,7 @@ export interface SessionRow {
  * Drizzle's prepared path still maps each row through its column decoders, which cost more Node
  * time than the database spends answering.
  */
-const SESSION_BY_TOKEN_SQL = `select s.id as "sessionId", s.expires_at as "expiresAt", u.id as "userId", u.email, u.role, u.status,
+export const SESSION_BY_TOKEN_SQL = `select s.id as "sessionId", s.expires_at as "expiresAt", u.id as "userId", u.email, u.role, u.status,
   u.email_verified as "emailVerified" from sessions s join users u on u.id = s.user_id where s.token = $1`;
 
 export function createIdentityRepository(db: Executor, named: NamedQuery) {
