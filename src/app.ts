@@ -89,7 +89,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
     audit,
     jobs,
     box: createSecretBox(config.authSecret),
-    client: createLmsClient({ timeoutMs: config.lms.timeoutMs }),
+    client: createLmsClient({ timeoutMs: config.lms.timeoutMs, allowPrivate: config.outbound.allowPrivate }),
     log,
   });
   jobs.register('lms.sync', async ({ connectionId }) => lms.runSync(connectionId));

@@ -127,6 +127,9 @@ describe('loadConfig', () => {
       authRateLimit: { max: 10, windowMs: 60000 },
       taxRates: { GB: [{ name: 'VAT', bps: 2000 }] },
       lms: { timeoutMs: 10000 },
+      // Production never calls private addresses unless told to.
+      outbound: { allowPrivate: false },
+      webhooks: { timeoutMs: 10000, maxAttempts: 8, retryBaseSeconds: 30 },
       payplay: { commissionBps: 1500, idleSeconds: 90, consentTtlSeconds: 600, tickIntervalMs: 2000, tickBatch: 500 },
       payments: { provider: 'stripe', stripe: { secretKey: 'sk_live_51AbCdEf', webhookSecret: 'whsec_0123abcd' } },
       money: { payoutMinimum: 2000, escrowDays: 14 },
@@ -145,6 +148,16 @@ describe('loadConfig', () => {
       /PAYPLAY_COMMISSION_BPS[\s\S]*PAYPLAY_IDLE_SECONDS[\s\S]*PAYPLAY_TICK_BATCH/,
     );
     expect(loadConfig({ AUTH_SECRET: SECRET }).payplay).toEqual({ commissionBps: 2000, idleSeconds: 120, consentTtlSeconds: 3600, tickIntervalMs: 5000, tickBatch: 2000 });
+  });
+
+  it('allows private outbound targets outside production by default, and as OUTBOUND_ALLOW_PRIVATE says', () => {
+    expect(loadConfig({ AUTH_SECRET: SECRET }).outbound).toEqual({ allowPrivate: true });
+    expect(loadConfig({ AUTH_SECRET: SECRET, NODE_ENV: 'test' }).outbound).toEqual({ allowPrivate: true });
+    expect(loadConfig({ AUTH_SECRET: SECRET, NODE_ENV: 'production' }).outbound).toEqual({ allowPrivate: false });
+    expect(loadConfig({ AUTH_SECRET: SECRET, NODE_ENV: 'production', OUTBOUND_ALLOW_PRIVATE: 'true' }).outbound).toEqual({ allowPrivate: true });
+    expect(loadConfig({ AUTH_SECRET: SECRET, OUTBOUND_ALLOW_PRIVATE: 'false' }).outbound).toEqual({ allowPrivate: false });
+    expect(loadConfig({ AUTH_SECRET: SECRET, WEBHOOK_MAX_ATTEMPTS: '3', WEBHOOK_RETRY_BASE_SECONDS: '0', WEBHOOK_TIMEOUT_MS: '500' }).webhooks).toEqual({ maxAttempts: 3, retryBaseSeconds: 0, timeoutMs: 500 });
+    expect(() => loadConfig({ AUTH_SECRET: SECRET, OUTBOUND_ALLOW_PRIVATE: 'maybe', WEBHOOK_MAX_ATTEMPTS: '0' })).toThrow(/OUTBOUND_ALLOW_PRIVATE[\s\S]*WEBHOOK_MAX_ATTEMPTS/);
   });
 
   it('refuses a platform fee above 100 % and a playback URL lifetime under 10 s', () => {

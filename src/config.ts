@@ -99,6 +99,11 @@ const envSchema = z.object({
   AUTH_RATE_LIMIT_MAX: z.coerce.number().int().min(1).default(5),
   AUTH_RATE_LIMIT_WINDOW_MS: z.coerce.number().int().min(1000).default(15 * 60 * 1000),
   LMS_HTTP_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  // No default here: it depends on NODE_ENV (off in production, on in development and tests).
+  OUTBOUND_ALLOW_PRIVATE: bool.optional(),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(8),
+  WEBHOOK_RETRY_BASE_SECONDS: z.coerce.number().int().min(0).max(3600).default(30),
   PLATFORM_FEE_BPS: z.coerce.number().int().min(0).max(10000).default(1000),
   PLAYBACK_URL_TTL_SECONDS: z.coerce.number().int().min(10).max(86400).default(300),
   CHECKOUT_EXPIRY_HOURS: z.coerce.number().int().min(1).max(24 * 30).default(24),
@@ -125,6 +130,13 @@ export interface Config {
   readonly taxRates: Readonly<Record<string, readonly TaxRate[]>>;
   /** Calls to connected Moodle and Canvas sites. */
   readonly lms: { readonly timeoutMs: number };
+  /**
+   * Calls to user-supplied URLs (LMS sites, partner webhooks): whether loopback, private and other
+   * non-public addresses may be called. Off in production unless OUTBOUND_ALLOW_PRIVATE=true.
+   */
+  readonly outbound: { readonly allowPrivate: boolean };
+  /** Webhooks to partner platforms: the timeout of one attempt, attempts in all, the first retry's delay. */
+  readonly webhooks: { readonly timeoutMs: number; readonly maxAttempts: number; readonly retryBaseSeconds: number };
   /** The marketplace's rules: the smallest payout (minor units) and the days a sale stays in escrow. */
   readonly money: { readonly payoutMinimum: number; readonly escrowDays: number };
   /** Pay as Play: default commission, idle timeout, consent code lifetime, metering tick. */
@@ -219,6 +231,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     authRateLimit: { max: e.AUTH_RATE_LIMIT_MAX, windowMs: e.AUTH_RATE_LIMIT_WINDOW_MS },
     taxRates: Object.freeze(e.TAX_RATES),
     lms: { timeoutMs: e.LMS_HTTP_TIMEOUT_MS },
+    outbound: { allowPrivate: e.OUTBOUND_ALLOW_PRIVATE ?? e.NODE_ENV !== 'production' },
+    webhooks: { timeoutMs: e.WEBHOOK_TIMEOUT_MS, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS, retryBaseSeconds: e.WEBHOOK_RETRY_BASE_SECONDS },
     money: { payoutMinimum: e.PAYOUT_MINIMUM_CENTS, escrowDays: e.ESCROW_DAYS },
     payplay: {
       commissionBps: e.PAYPLAY_COMMISSION_BPS,

@@ -1,7 +1,9 @@
+import { OutboundError, outboundRequest } from '../../core/outbound-http.ts';
 import type { LmsCourse, LmsPlatform } from './lms.schema.ts';
 
 /**
- * The two calls Fanfare makes to an LMS, over Node's fetch with a timeout:
+ * The two calls Fanfare makes to an LMS, through the guarded outbound request (core/outbound-http:
+ * public addresses only unless private ones are allowed, a timeout, a body cap):
  *
  * - Moodle web services (REST, JSON): `webservice/rest/server.php?wstoken=…&wsfunction=…&
  *   moodlewsrestformat=json`. Moodle answers failures with HTTP 200 and
@@ -22,7 +24,7 @@ export interface LmsSite {
   apiSecret: string | null;
 }
 
-export type LmsErrorCode = 'invalid_token' | 'access_denied' | 'unreachable' | 'timeout' | 'redirected' | 'http_error' | 'bad_response' | 'lms_error';
+export type LmsErrorCode = 'forbidden_address' | 'invalid_token' | 'access_denied' | 'unreachable' | 'timeout' | 'redirected' | 'http_error' | 'bad_response' | 'lms_error';
 
 export class LmsError extends Error {
   constructor(
@@ -57,6 +59,8 @@ export interface LmsClientOptions {
   maxBodyBytes?: number;
   /** Canvas pages of 100 courses followed at most. */
   maxPages?: number;
+  /** Allows sites on loopback and private addresses (OUTBOUND_ALLOW_PRIVATE); refused by default. */
+  allowPrivate?: boolean;
 }
 
 const platformName = { moodle: 'Moodle', canvas: 'Canvas' } as const;
@@ -72,19 +76,25 @@ export function createLmsClient(opts: LmsClientOptions): LmsClient {
 
   async function call(site: LmsSite, url: URL, headers: Record<string, string>): Promise<{ status: number; body: unknown; link: string | null }> {
     const name = platformName[site.platform];
-    let res: Response;
+    let res;
     try {
-      res = await fetch(url, { headers: { accept: 'application/json', ...headers }, redirect: 'manual', signal: AbortSignal.timeout(opts.timeoutMs) });
+      res = await outboundRequest(url, { headers: { accept: 'application/json', ...headers } }, { allowPrivate: opts.allowPrivate ?? false, timeoutMs: opts.timeoutMs, maxBodyBytes: maxBody });
     } catch (err) {
-      const e = err as Error & { cause?: { code?: string } };
-      if (e.name === 'TimeoutError' || e.name === 'AbortError') {
-        throw new LmsError('timeout', `${name} at ${url.origin} did not answer within ${Math.round(opts.timeoutMs / 100) / 10} s`);
+      if (!(err instanceof OutboundError)) throw err;
+      switch (err.code) {
+        case 'timeout':
+          throw new LmsError('timeout', `${name} at ${url.origin} did not answer within ${Math.round(opts.timeoutMs / 100) / 10} s`);
+        case 'too_large':
+          throw new LmsError('bad_response', `${name} at ${url.origin} sent more than ${maxBody} bytes`);
+        case 'forbidden_address':
+          throw new LmsError('forbidden_address', `${name} refused: ${err.message}`);
+        case 'bad_url':
+        case 'unresolvable':
+        case 'unreachable':
+          throw new LmsError('unreachable', `Could not reach ${name} at ${url.origin}${err.systemCode ? ` (${err.systemCode})` : ''}`);
       }
-      const code = e.cause?.code ? ` (${e.cause.code})` : '';
-      throw new LmsError('unreachable', `Could not reach ${name} at ${url.origin}${code}`);
     }
     if (res.status >= 300 && res.status < 400) {
-      await res.body?.cancel();
       const location = res.headers.get('location');
       let to = '';
       try {
@@ -94,18 +104,7 @@ export function createLmsClient(opts: LmsClientOptions): LmsClient {
       }
       throw new LmsError('redirected', `${name} answered ${where(url)} with a redirect${to}; enter the site's final address`);
     }
-    const length = Number(res.headers.get('content-length') ?? 0);
-    if (length > maxBody) {
-      await res.body?.cancel();
-      throw new LmsError('bad_response', `${name} at ${url.origin} sent more than ${maxBody} bytes`);
-    }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      const e = err as Error;
-      throw new LmsError(e.name === 'TimeoutError' ? 'timeout' : 'unreachable', `${name} at ${url.origin} stopped answering`);
-    }
+    const text = res.body;
     let body: unknown;
     try {
       body = text === '' ? null : JSON.parse(text);

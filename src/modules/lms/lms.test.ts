@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type LightMyRequestResponse, type TestContext, type TestUser } from '../../../test/helpers.ts';
 import { createSecretBox } from './lms.crypto.ts';
+import { createLmsClient, LmsError } from './lms.client.ts';
 
 // No real LMS is reachable here: a local server answers as Moodle's REST web services and
 // Canvas's API do, error shapes included.
@@ -466,5 +467,26 @@ describe('outbound call limits', () => {
     const other = await ctx.newUser();
     const theirs = await connect(other, moodle());
     expect((await test(other, theirs.id)).statusCode).toBe(200);
+  });
+});
+
+describe('private addresses (SSRF)', () => {
+  it('refuses a site on a loopback or private address when private targets are not allowed, calling nothing', async () => {
+    const strict = createLmsClient({ timeoutMs: 400, allowPrivate: false });
+    for (const url of [`${base}/moodle`, 'http://10.0.0.8/moodle', 'http://169.254.169.254/latest', `http://[::1]:${new URL(base).port}/moodle`]) {
+      const err = await strict.siteInfo({ platform: 'moodle', url, apiKey: MOODLE_TOKEN, apiSecret: null }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err, url).toBeInstanceOf(LmsError);
+      expect((err as LmsError).code).toBe('forbidden_address');
+      expect((err as LmsError).message).toMatch(/^Moodle refused: http:\/\/\S+ is a loopback, private or reserved address/);
+      expect((err as LmsError).message).not.toContain(MOODLE_TOKEN);
+    }
+    expect(seen).toEqual([]);
+    // The same site is reached when they are allowed (what tests and development default to).
+    const open = createLmsClient({ timeoutMs: 400, allowPrivate: true });
+    expect(await open.siteInfo({ platform: 'moodle', url: `${base}/moodle`, apiKey: MOODLE_TOKEN, apiSecret: null })).toMatchObject({ siteName: expect.any(String) });
+    expect(seen.length).toBeGreaterThan(0);
   });
 });
