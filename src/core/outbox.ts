@@ -27,6 +27,12 @@ export interface EventMap {
   'media.failed': { mediaId: string };
   /** A media item was deleted and its stored objects removed. */
   'media.deleted': { mediaId: string };
+  /** A Pay as Play session ended, for any reason (the partner's webhook listens). */
+  'payplay.session_ended': { sessionId: string; endReason: string };
+  /** A user answered or withdrew a platform's consent request. */
+  'payplay.grant_approved': { grantId: string; platformId: string };
+  'payplay.grant_denied': { grantId: string; platformId: string };
+  'payplay.grant_revoked': { grantId: string; platformId: string };
 }
 export type EventTopic = keyof EventMap;
 
@@ -43,6 +49,12 @@ const MAX_ATTEMPTS = 10;
 /** Writes an event in the caller's transaction; it is dispatched only if that transaction commits. */
 export async function publish<T extends EventTopic>(tx: Executor, topic: T, payload: EventMap[T]): Promise<void> {
   await tx.insert(outboxEvents).values({ topic, payload: payload as unknown as Record<string, unknown> });
+}
+
+/** Writes several events of one topic in one statement (a metering batch that ends sessions). */
+export async function publishMany<T extends EventTopic>(tx: Executor, topic: T, payloads: EventMap[T][]): Promise<void> {
+  if (!payloads.length) return;
+  await tx.insert(outboxEvents).values(payloads.map((payload) => ({ topic, payload: payload as unknown as Record<string, unknown> })));
 }
 
 export class Outbox {

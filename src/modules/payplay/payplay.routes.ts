@@ -6,12 +6,14 @@ import { currencySchema, formatMoney } from '../../core/money.ts';
 import { pageQuery, pageSchema } from '../../core/pagination.ts';
 import type { Grant, Platform, PlatformKey, PlaybackSession } from './payplay.repository.ts';
 import { endReasons, grantStatuses, platformStatuses, platformTypes, sessionStatuses } from './payplay.schema.ts';
-import type { PayplayService } from './payplay.service.ts';
+import type { PayplayService, PlatformWithSecret } from './payplay.service.ts';
 
 /** A price per minute in minor units: up to 1,000.00 a minute. */
 const priceSchema = z.number().int().positive().max(100_000);
 const capSchema = z.number().int().positive().max(100_000_000);
 const url = z.url().max(500);
+/** Where Fanfare POSTs the platform's events: http or https only (it is called from the server). */
+const webhookUrl = z.url({ protocol: /^https?$/, error: 'must be an http or https URL' }).max(500);
 
 const platformSchema = z.object({
   id: z.uuid(),
@@ -51,6 +53,11 @@ const toPlatform = (p: Platform): z.infer<typeof platformSchema> => ({
   createdAt: p.createdAt,
   updatedAt: p.updatedAt,
 });
+
+const createdPlatformSchema = platformSchema.extend({
+  webhookSecret: z.string().optional().describe('The webhook signing secret (whsec_…), in the answer that set the first webhook URL only; rotate it to get a new one'),
+});
+const toCreatedPlatform = (p: PlatformWithSecret) => ({ ...toPlatform(p), ...(p.webhookSecret ? { webhookSecret: p.webhookSecret } : {}) });
 
 const keySchema = z.object({
   id: z.uuid(),
@@ -178,16 +185,16 @@ export const payplayRoutes = (svc: PayplayService): FastifyPluginAsyncZod =>
               type: z.enum(platformTypes),
               description: z.string().max(5000).nullable().optional(),
               websiteUrl: url.nullable().optional(),
-              webhookUrl: url.nullable().optional(),
+              webhookUrl: webhookUrl.nullable().optional(),
               currency: currencySchema,
               pricePerMinute: priceSchema,
               billingUnitSeconds: z.number().int().min(1).max(3600).optional(),
             })
             .strict(),
-          response: { 201: platformSchema, ...errorResponses(400, 401, 403, 404) },
+          response: { 201: createdPlatformSchema, ...errorResponses(400, 401, 403, 404) },
         },
       },
-      async (req, reply) => reply.status(201).send(toPlatform(await svc.createPlatform(req.actor, req.params.orgId, req.body))),
+      async (req, reply) => reply.status(201).send(toCreatedPlatform(await svc.createPlatform(req.actor, req.params.orgId, req.body))),
     );
     app.get(
       '/v1/orgs/:orgId/platforms',
@@ -215,16 +222,16 @@ export const payplayRoutes = (svc: PayplayService): FastifyPluginAsyncZod =>
               name: z.string().trim().min(1).max(255).optional(),
               description: z.string().max(5000).nullable().optional(),
               websiteUrl: url.nullable().optional(),
-              webhookUrl: url.nullable().optional(),
+              webhookUrl: webhookUrl.nullable().optional(),
               pricePerMinute: priceSchema.optional(),
               billingUnitSeconds: z.number().int().min(1).max(3600).optional(),
               status: z.enum(['active', 'inactive']).optional(),
             })
             .strict(),
-          response: { 200: platformSchema, ...errorResponses(400, 401, 403, 404, 409) },
+          response: { 200: createdPlatformSchema, ...errorResponses(400, 401, 403, 404, 409) },
         },
       },
-      async (req) => toPlatform(await svc.updatePlatform(req.actor, req.params.orgId, req.params.platformId, req.body)),
+      async (req) => toCreatedPlatform(await svc.updatePlatform(req.actor, req.params.orgId, req.params.platformId, req.body)),
     );
     app.get(
       '/v1/orgs/:orgId/platforms/:platformId/sessions',

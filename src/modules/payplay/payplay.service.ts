@@ -7,7 +7,7 @@ import { newId } from '../../core/ids.ts';
 import type { JobQueue } from '../../core/jobs.ts';
 import type { Logger } from '../../core/logger.ts';
 import { formatMoney } from '../../core/money.ts';
-import { publish } from '../../core/outbox.ts';
+import { publish, publishMany } from '../../core/outbox.ts';
 import { decodeCursor, toPage, type Page, type PageQuery } from '../../core/pagination.ts';
 import type { Db, Executor } from '../../db/client.ts';
 import type { AuditService } from '../audit/index.ts';
@@ -44,6 +44,15 @@ export type HistoryWriter = (
   tx: Executor,
 ) => Promise<void>;
 
+/**
+ * Makes a platform's webhook signing secret when it gets a webhook URL (the webhooks module does,
+ * in the caller's transaction): the new secret, or null when the platform already has one.
+ */
+export type WebhookSecretIssuer = (platformId: string, tx: Executor) => Promise<string | null>;
+
+/** A platform as its managers see it right after a change: with its new webhook secret, once. */
+export type PlatformWithSecret = Platform & { webhookSecret?: string };
+
 export interface TickResult {
   sessions: number;
   charges: number;
@@ -75,6 +84,7 @@ export function createPayplayService(deps: {
   log: Logger;
   /** False for a second engine on the same queue (the metering bench's, on its own clock). */
   registerJobs?: boolean;
+  webhookSecrets?: WebhookSecretIssuer;
 }) {
   const { db, repo, ledger, access, audit, notifications, jobs, history, clock, settings, publicUrl, log } = deps;
   const idleMs = settings.idleSeconds * 1000;
@@ -172,6 +182,13 @@ export function createPayplayService(deps: {
       });
     }
     await repo.writeBatch({ nowMs, day, charges, sessions: updates, grantSpend: [...grantSpend].map(([id, amount]) => ({ id, amount })) }, tx);
+    // The partner is told of every end (its webhook listens), in this transaction: one statement
+    // for the whole batch, and none when no session ended.
+    await publishMany(
+      tx,
+      'payplay.session_ended',
+      decisions.filter((d) => d.endReason).map((d) => ({ sessionId: d.id, endReason: d.endReason! })),
+    );
 
     // Auto top-up and the low-balance alert listen to wallet.debited: only wallets that crossed a
     // threshold (or ran out) get an event, not every charge.
@@ -321,7 +338,7 @@ export function createPayplayService(deps: {
       actor: Actor,
       orgId: string,
       input: { name: string; type: PlatformType; description?: string | null | undefined; websiteUrl?: string | null | undefined; webhookUrl?: string | null | undefined; currency: string; pricePerMinute: number; billingUnitSeconds?: number | undefined },
-    ): Promise<Platform> {
+    ): Promise<PlatformWithSecret> {
       await access.requireOrg(actor, orgId, 'platforms.manage');
       const user = access.requireUser(actor);
       return db.transaction(async (tx) => {
@@ -342,7 +359,7 @@ export function createPayplayService(deps: {
           tx,
         );
         await audit.record({ action: 'platform.created', userId: user.userId, organizationId: orgId, resourceType: 'platform', resourceId: platform.id, meta: user.meta, metadata: { name: input.name } }, tx);
-        return platform;
+        return withSecret(platform, tx);
       });
     },
 
@@ -359,14 +376,14 @@ export function createPayplayService(deps: {
       orgId: string,
       platformId: string,
       patch: { name?: string | undefined; description?: string | null | undefined; websiteUrl?: string | null | undefined; webhookUrl?: string | null | undefined; pricePerMinute?: number | undefined; billingUnitSeconds?: number | undefined; status?: 'active' | 'inactive' | undefined },
-    ): Promise<Platform> {
+    ): Promise<PlatformWithSecret> {
       await platformOf(actor, orgId, platformId, 'platforms.manage');
       const ended = await db.transaction(async (tx) => {
         const current = (await repo.lockPlatform(platformId, tx))!;
         if (patch.status && current.status === 'suspended') throw new AppError('conflict', 'A suspended platform can be reactivated only by the operator', { code: 'platform_suspended' });
         const updated = await repo.updatePlatform(platformId, patch, tx);
         if (updated.status !== 'active') await stopWhere({ platformId }, 'platform_inactive', tx);
-        return updated;
+        return withSecret(updated, tx);
       });
       await finalizePending();
       return ended;
@@ -517,6 +534,7 @@ export function createPayplayService(deps: {
         if (platform.status !== 'active') throw new AppError('conflict', `The platform is ${platform.status}`, { code: 'platform_inactive' });
         const updated = await repo.updateGrant(g.id, { status: 'active', userId: user.userId, approvedAt: clock.now(), dailyCap: input.dailyCap === undefined ? g.dailyCap : input.dailyCap }, tx);
         await audit.record({ action: 'payplay_grant.approved', userId: user.userId, organizationId: platform.organizationId, resourceType: 'payplay_grant', resourceId: g.id, meta: user.meta, metadata: { pricePerMinute: g.pricePerMinute, dailyCap: updated.dailyCap } }, tx);
+        await publish(tx, 'payplay.grant_approved', { grantId: g.id, platformId: g.platformId });
         return updated;
       });
     },
@@ -526,7 +544,9 @@ export function createPayplayService(deps: {
       return db.transaction(async (tx) => {
         const g = await answerable(user.userId, code, tx);
         if (g.status === 'active') throw new AppError('conflict', 'The request was approved; revoke the grant instead', { code: 'consent_answered' });
-        return repo.updateGrant(g.id, { status: 'denied', userId: user.userId, deniedAt: clock.now() }, tx);
+        const denied = await repo.updateGrant(g.id, { status: 'denied', userId: user.userId, deniedAt: clock.now() }, tx);
+        await publish(tx, 'payplay.grant_denied', { grantId: g.id, platformId: g.platformId });
+        return denied;
       });
     },
 
@@ -563,6 +583,7 @@ export function createPayplayService(deps: {
         const updated = await repo.updateGrant(g.id, { status: 'revoked', revokedAt: clock.now() }, tx);
         await stopWhere({ grantId: g.id }, 'grant_revoked', tx);
         await audit.record({ action: 'payplay_grant.revoked', userId: user.userId, resourceType: 'payplay_grant', resourceId: g.id, meta: user.meta }, tx);
+        await publish(tx, 'payplay.grant_revoked', { grantId: g.id, platformId: g.platformId });
         return updated;
       });
       await finalizePending();
@@ -717,6 +738,13 @@ export function createPayplayService(deps: {
       return sent;
     },
   };
+
+  /** A platform with a webhook URL and no signing secret gets one now, shown in this answer. */
+  async function withSecret(platform: Platform, tx: Executor): Promise<PlatformWithSecret> {
+    if (!platform.webhookUrl || !deps.webhookSecrets) return platform;
+    const secret = await deps.webhookSecrets(platform.id, tx);
+    return secret ? { ...platform, webhookSecret: secret } : platform;
+  }
 
   /** A pending request past its expiry reads as expired (without a write). */
   function expiredView(g: Grant): Grant {
