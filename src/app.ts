@@ -40,6 +40,7 @@ import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
 import { createLmsClient, createLmsRepository, createLmsService, createSecretBox, lmsRoutes } from './modules/lms/index.ts';
 import { createPayplayRepository, createPayplayService, PLATFORM_KEY_PREFIX, payplayRoutes } from './modules/payplay/index.ts';
+import { createWebhookRepository, createWebhookService, registerWebhookEvents, webhookRoutes } from './modules/webhooks/index.ts';
 import { createMediaRepository, createMediaService, createUploadStore, mediaRoutes, mountUploads } from './modules/media/index.ts';
 import { createStorage } from './modules/storage/index.ts';
 import {
@@ -131,9 +132,25 @@ export function createServices(config: Config, database: Database, log: Logger, 
     log,
     minimum: config.money.payoutMinimum,
   });
+  const payplayRepo = createPayplayRepository(db);
+  // Partner platforms are told of ended sessions and answered consents by signed webhooks. Their
+  // signing secrets are sealed under a key of their own, derived from AUTH_SECRET.
+  const webhooks = createWebhookService({
+    db,
+    repo: createWebhookRepository(db),
+    payplay: payplayRepo,
+    access,
+    audit,
+    jobs,
+    box: createSecretBox(createHmac('sha256', config.authSecret).update('webhook-secrets').digest('hex')),
+    settings: { ...config.webhooks, allowPrivate: config.outbound.allowPrivate },
+    log,
+  });
+  registerWebhookEvents(outbox, jobs, webhooks);
   const payplay = createPayplayService({
     db,
-    repo: createPayplayRepository(db),
+    repo: payplayRepo,
+    webhookSecrets: (platformId, tx) => webhooks.issueSecret(platformId, tx),
     ledger,
     access,
     audit,
@@ -222,9 +239,10 @@ export function createServices(config: Config, database: Database, log: Logger, 
     await identityRepo.purgeExpired();
     await media.requeuePending();
     await uploads.purgeExpired();
+    await webhooks.requeueStale();
   });
 
-  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, sales, payouts, invoices, notifications, lms, payplay, clock, storage, mediaRepo, media, uploads, contentRepo, content, purchases, playback, thumbnails };
+  return { database, db, outbox, jobs, access, audit, mail, auth, identity, organizations, apiKeys, ledgerRepo, ledger, sandbox: provider === sandbox ? sandbox : null, payments, wallets, sales, payouts, invoices, notifications, lms, payplay, webhooks, clock, storage, mediaRepo, media, uploads, contentRepo, content, purchases, playback, thumbnails };
 }
 export type Services = ReturnType<typeof createServices>;
 
@@ -386,6 +404,7 @@ export async function buildApp({ config, database, logger, ...opts }: BuildOptio
   await app.register(notificationRoutes(services.notifications));
   await app.register(lmsRoutes(services.lms));
   await app.register(payplayRoutes(services.payplay));
+  await app.register(webhookRoutes(services.webhooks));
   mountUploads(app, services.media, services.uploads, { uploadDir: config.media.uploadDir, publicUrl: config.publicUrl, log });
   await app.register(mediaRoutes(services.media, services.uploads));
   await app.register(contentRoutes(services.content, services.purchases, services.playback, services.thumbnails));

@@ -21,9 +21,11 @@ export interface JobMap {
   /** Probe and transcode one uploaded media item to HLS; `attempt` 2 is the one retry. */
   'media.transcode': { mediaId: string; attempt: number };
   'content.expire-checkouts': Record<string, never>;
+  /** One attempt at sending one webhook delivery (each retry is a new job). */
+  'webhooks.deliver': { deliveryId: string };
 }
 export type JobName = keyof JobMap;
-export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'lms.sync', 'payouts.send', 'payplay.tick', 'payplay.settlement', 'media.transcode', 'content.expire-checkouts'];
+export const jobNames: readonly JobName[] = ['mail.send', 'maintenance.cleanup', 'ledger.release-holds', 'payments.sandbox-deliver', 'wallets.auto-topup', 'lms.sync', 'payouts.send', 'payplay.tick', 'payplay.settlement', 'media.transcode', 'content.expire-checkouts', 'webhooks.deliver'];
 
 export type JobHandler<N extends JobName> = (data: JobMap[N], meta: { id: string; retryCount: number }) => Promise<void>;
 

@@ -173,10 +173,10 @@ async function checkedAddress(url: URL, policy: OutboundPolicy): Promise<Resolve
 
 /** A `lookup` that answers the checked address whatever it is asked: the socket connects there. */
 function pinnedLookup(resolved: ResolvedAddress): LookupFunction {
-  return ((_hostname: string, opts: { all?: boolean }, cb: (err: null, address: string | { address: string; family: number }[], family?: number) => void) => {
+  return (_hostname: string, opts: { all?: boolean }, cb: (err: null, address: string | { address: string; family: number }[], family?: number) => void) => {
     if (opts.all) cb(null, [{ address: resolved.address, family: resolved.family }]);
     else cb(null, resolved.address, resolved.family);
-  }) as unknown as LookupFunction;
+  };
 }
 
 /**

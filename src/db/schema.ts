@@ -16,3 +16,4 @@ export * from '../modules/media/media.schema.ts';
 export * from '../modules/lms/lms.schema.ts';
 export * from '../modules/payplay/payplay.schema.ts';
 export * from '../modules/content/content.schema.ts';
+export * from '../modules/webhooks/webhooks.schema.ts';

@@ -42,6 +42,7 @@ export type AuditAction =
   | 'platform.inactive'
   | 'platform.suspended'
   | 'platform.commission_changed'
+  | 'platform.webhook_secret_rotated'
   | 'platform_key.created'
   | 'platform_key.rotated'
   | 'platform_key.revoked'
