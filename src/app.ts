@@ -40,7 +40,7 @@ import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
 import { createLmsClient, createLmsRepository, createLmsService, createSecretBox, lmsRoutes } from './modules/lms/index.ts';
 import { createPayplayRepository, createPayplayService, PLATFORM_KEY_PREFIX, payplayRoutes } from './modules/payplay/index.ts';
-import { createWebhookRepository, createWebhookService, registerWebhookEvents, webhookRoutes } from './modules/webhooks/index.ts';
+import { createWebhookRepository, createWebhookSecretBox, createWebhookService, registerWebhookEvents, webhookRoutes } from './modules/webhooks/index.ts';
 import { createMediaRepository, createMediaService, createUploadStore, mediaRoutes, mountUploads } from './modules/media/index.ts';
 import { createStorage } from './modules/storage/index.ts';
 import {
@@ -133,8 +133,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
     minimum: config.money.payoutMinimum,
   });
   const payplayRepo = createPayplayRepository(db);
-  // Partner platforms are told of ended sessions and answered consents by signed webhooks. Their
-  // signing secrets are sealed under a key of their own, derived from AUTH_SECRET.
+  // Partner platforms are told of ended sessions and answered consents by signed webhooks.
   const webhooks = createWebhookService({
     db,
     repo: createWebhookRepository(db),
@@ -142,7 +141,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
     access,
     audit,
     jobs,
-    box: createSecretBox(createHmac('sha256', config.authSecret).update('webhook-secrets').digest('hex')),
+    box: createWebhookSecretBox(config.authSecret),
     settings: { ...config.webhooks, allowPrivate: config.outbound.allowPrivate },
     log,
   });

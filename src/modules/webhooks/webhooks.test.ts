@@ -2,13 +2,13 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createTestContext, type TestContext, type TestUser } from '../../../test/helpers.ts';
+import { createTestContext, testConfig, type TestContext, type TestUser } from '../../../test/helpers.ts';
+import { createLogger } from '../../core/logger.ts';
 import { ManualClock } from '../../core/clock.ts';
 import { newId } from '../../core/ids.ts';
-import { createSecretBox } from '../lms/index.ts';
 import { createPayplayRepository } from '../payplay/index.ts';
 import { createWebhookRepository } from './webhooks.repository.ts';
-import { createWebhookService, retryDelaySeconds } from './webhooks.service.ts';
+import { createWebhookSecretBox, createWebhookService, retryDelaySeconds } from './webhooks.service.ts';
 import { signWebhook, verifyWebhookSignature } from './webhooks.signature.ts';
 
 const clock = new ManualClock(Date.UTC(2026, 2, 2, 10, 0, 0));
@@ -527,7 +527,8 @@ describe('webhooks to partner platforms', () => {
     await ctx.services.outbox.dispatchPending();
     const [pending] = await deliveries(p);
     expect(pending).toMatchObject({ status: 'pending', attempts: 0 });
-    const config = { authSecret: 'test-secret-test-secret-test-secret!' }; // testConfig's
+    // The app's own services, but a policy that refuses private targets.
+    const config = testConfig();
     const strict = createWebhookService({
       db: ctx.services.db,
       repo: createWebhookRepository(ctx.services.db),
@@ -535,9 +536,9 @@ describe('webhooks to partner platforms', () => {
       access: ctx.services.access,
       audit: ctx.services.audit,
       jobs: ctx.services.jobs,
-      box: createSecretBox(createHmac('sha256', config.authSecret).update('webhook-secrets').digest('hex')),
+      box: createWebhookSecretBox(config.authSecret),
       settings: { maxAttempts: 3, retryBaseSeconds: 0, timeoutMs: 2000, allowPrivate: false },
-      log: ctx.app.log as never,
+      log: createLogger('silent'),
     });
     const after = await strict.deliver(pending!.id);
     expect(after).toMatchObject({ status: 'failed', attempts: 1, lastStatusCode: null });
