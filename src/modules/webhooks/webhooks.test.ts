@@ -473,6 +473,25 @@ describe('webhooks to partner platforms', () => {
     ).toBeUndefined();
   });
 
+  it('a change that rolls back sends nothing: a start refused for lack of funds leaves no event', async () => {
+    const p = await newPartner();
+    const user = await ctx.newUser(); // no money
+    const g = await grant(p, user);
+    const r = await ctx.req({ method: 'POST', url: '/v1/payplay/partner/sessions', headers: bearer(p.key), payload: { grantId: g, contentId: 'movie-1', pricePerMinute: 10 } });
+    expect(r.statusCode, r.body).toBe(402);
+    await ctx.drain();
+    expect(to(p).map((h) => h.json.type)).toEqual(['grant.approved']);
+    expect(await countRows(`select count(*) as n from playback_sessions where grant_id = $1`, [g])).toBe(0);
+    // No event of a session that does not exist (one written outside the transaction would stay).
+    expect(
+      await countRows(
+        `select count(*) as n from outbox_events e where e.topic = 'payplay.session_ended'
+            and not exists (select 1 from playback_sessions s where s.id::text = e.payload->>'sessionId')`,
+        [],
+      ),
+    ).toBe(0);
+  });
+
   it('a replayed outbox event does not send twice', async () => {
     const p = await newPartner();
     const user = await ctx.newUser();
