@@ -31,6 +31,7 @@ export {
   cryptoAddressProblem,
   cryptoNetworks,
   normalizeDestination,
+  toChecksumAddress,
   type CryptoNetwork,
   type DestinationInput,
 } from './destinations.ts';

@@ -158,7 +158,7 @@ const requestDescription =
   "Holds the amount from the wallet's available balance at once (402 when it cannot cover it, and then nothing is created). " +
   'Refused with 403 payouts_not_enabled, and nothing created, while the wallet has no verified payout destination (see payout-settings) or an operator disabled its payouts. ' +
   'At least PAYOUT_MINIMUM_CENTS (default 5000). Bank: an IBAN (checked by mod 97, optional BIC), or an account number with a US routing number ' +
-  '(ABA checksum) or a UK sort code. PayPal: an e-mail address. Crypto: an address of the network (Bitcoin bech32/Base58Check, EVM 0x…, Solana, Tron). ' +
+  '(ABA checksum) or a UK sort code. PayPal: an e-mail address. Crypto: an address of the network (Bitcoin bech32/Base58Check, EVM 0x… with its EIP-55 checksum when in mixed case, Solana, Tron). ' +
   'An operator approves it, then the payout provider sends it; the money returns to the wallet if it fails or is cancelled. Requires an Idempotency-Key. ' +
   'The sandbox provider declines amounts ending in 13 and PayPal addresses starting with fail.';
 

@@ -474,6 +474,32 @@ describe('payouts', () => {
     expect((await wallet(u)).balance).toBe(0);
   });
 
+  it('checks EIP-55 on EVM payout addresses: a wrong-case one is refused, a one-case one is stored checksummed', async () => {
+    const u = await ctx.newUser();
+    const walletId = await fund({ userId: u.id }, 5000);
+    await enablePayouts(u);
+    const crypto = (address: string) => ({
+      amount: 5000,
+      method: 'crypto',
+      crypto: { network: 'ethereum', address },
+    });
+    const wrong = await request(u, crypto('0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD'));
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json<{ code: string; errors: { path: string; message: string }[] }>()).toMatchObject({
+      code: 'invalid_destination',
+      errors: [{ path: 'body.crypto.address', message: expect.stringContaining('EIP-55') as string }],
+    });
+    expect(await count('payouts', 'wallet_id = $1', [walletId])).toBe(0);
+    const ok = await request(u, crypto('0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed'));
+    expect(ok.statusCode, ok.body).toBe(201);
+    const row = await ctx.database.raw.query<{ crypto_address: string }>(
+      'select crypto_address from payouts where id = $1',
+      [ok.json<PayoutDto>().id],
+    );
+    expect(row.rows[0]!.crypto_address).toBe('0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed');
+    expect(ok.json<PayoutDto>().destination).toBe('ethereum 0x5aAe…eAed');
+  });
+
   it('pages my payouts newest first with a status filter', async () => {
     const u = await ctx.newUser();
     await fund({ userId: u.id }, 25000);
