@@ -76,7 +76,7 @@ const toSettings = (w: Wallet): PayoutSettings => ({
 
 /** The refusal of a payout from a wallet whose payouts are off: 403 naming why and what to do. */
 const payoutsNotEnabled = (w: Wallet, kind: 'forbidden' | 'conflict' = 'forbidden') =>
-  new AppError(kind, `Payouts are not enabled for this wallet: ${nextStepOf(w) ?? 'unknown reason'}`, {
+  new AppError(kind, `Payouts are not enabled for this wallet. ${nextStepOf(w) ?? ''}`, {
     code: 'payouts_not_enabled',
   });
 
