@@ -1387,6 +1387,43 @@ describe('a payout provider that settles later', () => {
       expect(await reconciledLater()).toEqual([]);
     });
 
+    it('an operator and the provider closing the same payout at once: one wins, the money moves once', async () => {
+      const op = await admin();
+      for (const outcome of ['completed', 'failed'] as const) {
+        const { walletId, p } = await setUp();
+        await act(op, `/v1/admin/payouts/${p.id}/approve`, {});
+        provider.down = false;
+        const sent = (await later.services.payouts.send(p.id))!;
+        const [byOperator, byProvider] = await Promise.all([
+          act(op, `/v1/admin/payouts/${p.id}/mark-failed`, { reason: 'race' }),
+          later.services.payouts.settleFromProvider(
+            'stripe_connect',
+            sent.providerPayoutId!,
+            outcome === 'completed' ? { status: 'completed' } : { status: 'failed', reason: 'declined' },
+          ),
+        ]);
+        const final = (
+          await later.req({ method: 'GET', url: `/v1/payouts/${p.id}`, token: op.token })
+        ).json<PayoutDto>();
+        const returned = await transfers(p.id, 'payout_returned');
+        const paid = await transfers(p.id, 'payout_sent');
+        const seen = `${outcome}: operator ${byOperator.statusCode}, provider ${byProvider}`;
+        expect(returned + paid, seen).toBe(1);
+        expect(final.status, seen).toBe(paid ? 'completed' : 'failed');
+        expect((await balance(walletId)).balance, seen).toBe(paid ? 2000 : 3000);
+        if (outcome === 'failed') {
+          // Both say failed: whoever comes second finds it failed already.
+          expect(byOperator.statusCode, seen).toBe(200);
+          expect(paid, seen).toBe(0);
+        } else if (paid) {
+          expect([byOperator.statusCode, byProvider], seen).toEqual([409, 'processed']);
+        } else {
+          expect([byOperator.statusCode, byProvider], seen).toEqual([200, 'ignored']);
+        }
+      }
+      expect(await reconciledLater()).toEqual([]);
+    });
+
     it('a payout the provider never answered, marked failed, is never sent afterwards', async () => {
       const op = await admin();
       const { walletId, p } = await setUp();
