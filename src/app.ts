@@ -131,6 +131,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
     provider: opts.payoutProvider ?? new SandboxPayoutProvider(),
     log,
     minimum: config.money.payoutMinimum,
+    audit,
   });
   const payplayRepo = createPayplayRepository(db);
   // Partner platforms are told of ended sessions and answered consents by signed webhooks.

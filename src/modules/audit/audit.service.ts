@@ -47,7 +47,12 @@ export type AuditAction =
   | 'platform_key.rotated'
   | 'platform_key.revoked'
   | 'payplay_grant.approved'
-  | 'payplay_grant.revoked';
+  | 'payplay_grant.revoked'
+  | 'wallet.payout_destination_changed'
+  | 'wallet.payouts_disabled'
+  | 'wallet.payouts_enabled'
+  | 'payout.marked_completed'
+  | 'payout.marked_failed';
 
 export interface AuditEntry {
   action: AuditAction;

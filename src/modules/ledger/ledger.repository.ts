@@ -7,6 +7,10 @@ export type LedgerTransfer = typeof ledgerTransfers.$inferSelect;
 export type LedgerEntry = typeof ledgerEntries.$inferSelect;
 export type LedgerHold = typeof ledgerHolds.$inferSelect;
 export type Wallet = typeof wallets.$inferSelect;
+/** The payout settings of a wallet; the payouts service is their one writer. */
+export type WalletSettingsPatch = Partial<
+  Pick<Wallet, 'paypalEmail' | 'paypalVerified' | 'payoutsEnabled' | 'stripeAccountId' | 'stripeAccountStatus' | 'payoutsDisabledAt' | 'payoutsDisabledReason' | 'payoutsDisabledBy'>
+>;
 
 export interface NewTransfer {
   id: string;
@@ -168,7 +172,13 @@ export function createLedgerRepository(db: Db) {
       if (Object.keys(set).length) await tx.update(wallets).set(set).where(eq(wallets.id, walletId));
     },
 
-    async updateWalletSettings(walletId: string, patch: Partial<Pick<Wallet, 'paypalEmail' | 'paypalVerified' | 'payoutsEnabled' | 'stripeAccountId' | 'stripeAccountStatus'>>, tx: Executor = db) {
+    /** The wallet row under lock: payout settings change under it, so two changes never interleave. */
+    async lockWallet(id: string, tx: Executor): Promise<Wallet | undefined> {
+      const [row] = await tx.select().from(wallets).where(eq(wallets.id, id)).for('update');
+      return row;
+    },
+
+    async updateWalletSettings(walletId: string, patch: WalletSettingsPatch, tx: Executor = db): Promise<Wallet | undefined> {
       const [row] = await tx.update(wallets).set(patch).where(eq(wallets.id, walletId)).returning();
       return row;
     },

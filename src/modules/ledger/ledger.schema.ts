@@ -39,7 +39,15 @@ export const wallets = pgTable(
     stripeAccountStatus: varchar({ length: 20 }),
     paypalEmail: varchar({ length: 255 }),
     paypalVerified: boolean().notNull().default(false),
+    /**
+     * Whether the owner may request payouts: kept by the payouts service, true only while the
+     * wallet has a verified payout destination and no operator has disabled its payouts.
+     */
     payoutsEnabled: boolean().notNull().default(false),
+    /** An operator disabled payouts (with the reason): they stay off until an operator re-enables them. */
+    payoutsDisabledAt: tz(),
+    payoutsDisabledReason: text(),
+    payoutsDisabledBy: uuid().references(() => users.id, { onDelete: 'set null' }),
     lastUpdated: tz().notNull().defaultNow(),
     ...timestamps(),
   },
@@ -49,6 +57,10 @@ export const wallets = pgTable(
     check('wallets_one_owner', sql`(${t.userId} is null) <> (${t.organizationId} is null)`),
     check('wallets_currency_format', sql`${t.currency} ~ '^[A-Z]{3}$'`),
     check('wallets_balance_non_negative', sql`${t.balance} >= 0 and ${t.balanceAvailable} >= 0 and ${t.balancePending} >= 0`),
+    check('wallets_payouts_disabled_reason', sql`(${t.payoutsDisabledAt} is null) = (${t.payoutsDisabledReason} is null)`),
+    // The database refuses enabled payouts without a verified destination or under an operator's block.
+    // (`is not distinct from`: a null status must not make the condition null, which a CHECK lets pass).
+    check('wallets_payouts_enabled_check', sql`not ${t.payoutsEnabled} or (${t.payoutsDisabledAt} is null and (${t.paypalVerified} or ${t.stripeAccountStatus} is not distinct from 'enabled'))`),
     check('wallets_stripe_account_status_check', sql`${t.stripeAccountStatus} is null or ${oneOf(t.stripeAccountStatus, ['enabled', 'pending', 'disabled'])}`),
   ],
 );

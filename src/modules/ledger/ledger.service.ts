@@ -3,7 +3,7 @@ import { newId } from '../../core/ids.ts';
 import type { Logger } from '../../core/logger.ts';
 import { allocate, currencies } from '../../core/money.ts';
 import type { Db, Executor } from '../../db/client.ts';
-import type { LedgerRepository, LedgerTransfer, Wallet } from './ledger.repository.ts';
+import type { LedgerRepository, LedgerTransfer, Wallet, WalletSettingsPatch } from './ledger.repository.ts';
 import type { AccountKind, TransferKind } from './ledger.schema.ts';
 
 /** One leg of a transfer: a signed amount in minor units; positive raises the account's balance. */
@@ -134,6 +134,11 @@ export function createLedgerService(deps: { db: Db; repo: LedgerRepository; log:
 
     walletsOf: (...a: Parameters<LedgerRepository['walletsOf']>) => repo.walletsOf(...a),
     bumpWalletTotals: (...a: Parameters<LedgerRepository['bumpWalletTotals']>) => repo.bumpWalletTotals(...a),
+    /** The wallet row locked for a change of its payout settings (inside `tx`). */
+    lockWallet: (walletId: string, tx: Executor) => repo.lockWallet(walletId, tx),
+    async updateWalletSettings(walletId: string, patch: WalletSettingsPatch, tx: Executor = db): Promise<Wallet> {
+      return (await repo.updateWalletSettings(walletId, patch, tx))!;
+    },
 
     async balance(accountId: string, tx: Executor = db): Promise<number> {
       return (await repo.account(accountId, tx))?.balance ?? 0;

@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
+import { keccak_256 } from '@noble/hashes/sha3.js';
 import { AppError, type FieldProblem } from '../../core/errors.ts';
 import type { PayoutMethod } from './payouts.schema.ts';
 
 /**
  * Where a payout goes, checked before any money moves: an IBAN by its mod-97 checksum, a US
  * routing number by its ABA checksum, a UK sort code and account number by their shape, a PayPal
- * e-mail address, a crypto address by the format of its network (with the checksum where the
- * format has one that needs no extra hash function: Base58Check, bech32/bech32m).
+ * e-mail address, a crypto address by the format of its network with its checksum (Base58Check,
+ * bech32/bech32m, EIP-55 for a mixed-case EVM address).
  */
 
 export const cryptoNetworks = ['bitcoin', 'ethereum', 'polygon', 'solana', 'tron'] as const;
@@ -229,6 +230,24 @@ function checkSegwit(address: string, hrp: string): boolean {
   return version !== 0 || program.length === 20 || program.length === 32;
 }
 
+const EVM_RE = /^0x[0-9a-fA-F]{40}$/;
+
+/**
+ * EIP-55: the address's hex digits with each letter upper-cased where the matching nibble of
+ * Keccak-256 (the original Keccak padding, not NIST SHA3-256) of the lower-case hex is 8 or more.
+ * `address` must be 0x and 40 hex digits.
+ */
+export function toChecksumAddress(address: string): string {
+  const hex = address.slice(2).toLowerCase();
+  const hash = keccak_256(new TextEncoder().encode(hex));
+  let out = '0x';
+  for (let i = 0; i < 40; i++) {
+    const nibble = (hash[i >> 1]! >> (i % 2 === 0 ? 4 : 0)) & 0x0f;
+    out += nibble >= 8 ? hex[i]!.toUpperCase() : hex[i]!;
+  }
+  return out;
+}
+
 /** Why `address` is not an address of `network`, or null when it is. */
 export function cryptoAddressProblem(network: CryptoNetwork, address: string): string | null {
   switch (network) {
@@ -245,11 +264,16 @@ export function cryptoAddressProblem(network: CryptoNetwork, address: string): s
       return 'a Bitcoin address starts with bc1, 1 or 3';
     }
     case 'ethereum':
-    case 'polygon':
-      // EIP-55 mixed-case checksums need Keccak-256, which Node's crypto lacks: the shape only.
-      return /^0x[0-9a-fA-F]{40}$/.test(address)
+    case 'polygon': {
+      if (!EVM_RE.test(address)) return 'an EVM address is 0x followed by 40 hexadecimal digits';
+      // One case carries no checksum (EIP-55 accepts it); mixed case is the checksum, and a
+      // mistyped digit shows as a wrong case somewhere.
+      const hex = address.slice(2);
+      if (hex === hex.toLowerCase() || hex === hex.toUpperCase()) return null;
+      return toChecksumAddress(address) === address
         ? null
-        : 'an EVM address is 0x followed by 40 hexadecimal digits';
+        : 'the mixed-case EIP-55 checksum of this address does not match: check it for a mistyped character (or give it in one case)';
+    }
     case 'solana': {
       const b = /^[1-9A-HJ-NP-Za-km-z]{32,44}$/.test(address) ? base58Decode(address) : null;
       return b && b.length === 32 ? null : 'a Solana address is a Base58 public key of 32 bytes';
@@ -346,11 +370,16 @@ export function normalizeDestination(input: DestinationInput, at = 'body'): Dest
       const address = input.crypto.address.trim();
       const problem = cryptoAddressProblem(input.crypto.network, address);
       if (problem) problems.push({ path: `${at}.crypto.address`, message: problem });
+      const network = input.crypto.network;
       out = {
         method: 'crypto',
         payoutMethod: 'crypto',
         ...none,
-        cryptoAddress: address,
+        // EVM addresses are kept in their checksummed form, so what is shown can be checked.
+        cryptoAddress:
+          !problem && (network === 'ethereum' || network === 'polygon')
+            ? toChecksumAddress(address)
+            : address,
         cryptoNetwork: input.crypto.network,
       };
       break;

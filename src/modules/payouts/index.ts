@@ -4,8 +4,20 @@
  * or failed (money returned); cancelled by the requester while pending.
  */
 export { createPayoutRepository, type Payout, type PayoutRepository } from './payouts.repository.ts';
-export { createPayoutService, type PayoutService, type RequestPayoutInput } from './payouts.service.ts';
-export { payoutRoutes, payoutSchema, toPayoutDto } from './payouts.routes.ts';
+export {
+  createPayoutService,
+  type PayoutService,
+  type PayoutSettings,
+  type PayoutsBlockedBy,
+  type RequestPayoutInput,
+} from './payouts.service.ts';
+export {
+  payoutRoutes,
+  payoutSchema,
+  payoutSettingsSchema,
+  toPayoutDto,
+  toPayoutSettingsDto,
+} from './payouts.routes.ts';
 export {
   SandboxPayoutProvider,
   type PayoutProvider,
@@ -19,6 +31,7 @@ export {
   cryptoAddressProblem,
   cryptoNetworks,
   normalizeDestination,
+  toChecksumAddress,
   type CryptoNetwork,
   type DestinationInput,
 } from './destinations.ts';

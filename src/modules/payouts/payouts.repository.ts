@@ -9,6 +9,8 @@ export interface PayoutListFilter {
   before?: string | undefined;
   limit: number;
   status?: PayoutStatus | undefined;
+  /** Only payouts handed to the provider before this (with `status: 'processing'`: stuck ones). */
+  processedBefore?: Date | undefined;
 }
 
 export function createPayoutRepository(db: Db) {
@@ -20,6 +22,7 @@ export function createPayoutRepository(db: Db) {
         and(
           where,
           f.status ? eq(payouts.status, f.status) : undefined,
+          f.processedBefore ? lt(payouts.processedAt, f.processedBefore) : undefined,
           f.before ? lt(payouts.id, f.before) : undefined,
         ),
       )
@@ -68,6 +71,16 @@ export function createPayoutRepository(db: Db) {
     listAll: (f: PayoutListFilter) => page(undefined, f),
 
     // --- reconciliation ------------------------------------------------------------------------
+
+    /** Payouts handed to the provider before `before` and still without its answer of paid or failed. */
+    async stuckProcessing(before: Date): Promise<Payout[]> {
+      return db
+        .select()
+        .from(payouts)
+        .where(and(eq(payouts.status, 'processing'), lt(payouts.processedAt, before)))
+        .orderBy(payouts.processedAt)
+        .limit(100);
+    },
 
     /** Open payouts whose transfers do not keep their amount in payout clearing, closed ones that do. */
     async clearingMismatches(): Promise<{ id: string; status: string; amount: string; clearing: string }[]> {

@@ -68,6 +68,16 @@ const fund = async (owner: { userId: string } | { organizationId: string }, amou
 const wallet = async (u: TestUser) =>
   (await ctx.req({ method: 'GET', url: '/v1/wallets/USD', token: u.token })).json<WalletDto>();
 
+/**
+ * Gives the user's wallet (or the organization's, by `url`) a verified payout destination: the
+ * user's own verified account address as its PayPal address. Payouts are refused without one.
+ */
+const enablePayouts = async (u: TestUser, c: TestContext = ctx, url = '/v1/wallets/USD/payout-settings') => {
+  const res = await c.req({ method: 'PUT', url, token: u.token, payload: { paypalEmail: u.email } });
+  expect(res.statusCode, res.body).toBe(200);
+  expect(res.json<{ payoutsEnabled: boolean }>().payoutsEnabled).toBe(true);
+};
+
 const iban = {
   method: 'bank',
   bank: { accountHolderName: 'Ada Lovelace', iban: 'DE89 3704 0044 0532 0130 00' },
@@ -103,6 +113,7 @@ describe('payouts', () => {
     const u = await ctx.newUser();
     const admin = await ctx.newUser({ role: 'admin' });
     await fund({ userId: u.id }, 8000);
+    await enablePayouts(u);
     const res = await request(u, { amount: 5000, ...iban });
     expect(res.statusCode, res.body).toBe(201);
     const p = res.json<PayoutDto>();
@@ -147,6 +158,7 @@ describe('payouts', () => {
   it('refuses what the available balance cannot cover with 402, and nothing is created', async () => {
     const u = await ctx.newUser();
     const walletId = await fund({ userId: u.id }, 4999 + 5000);
+    await enablePayouts(u);
     const first = await request(u, { amount: 5000, ...paypal() });
     expect(first.statusCode).toBe(201);
     const res = await request(u, { amount: 5000, ...paypal() });
@@ -155,9 +167,11 @@ describe('payouts', () => {
     expect(await count('payouts', 'wallet_id = $1', [walletId])).toBe(1);
     expect(await count('transactions', "wallet_id = $1 and type = 'withdrawal'", [walletId])).toBe(1);
     expect((await wallet(u)).balance).toBe(4999);
-    // A user without any wallet yet: no wallet appears either.
+    // A user without any wallet yet has no verified destination either: refused, and no wallet appears.
     const fresh = await ctx.newUser();
-    expect((await request(fresh, { amount: 5000, ...paypal() })).statusCode).toBe(402);
+    const refused = await request(fresh, { amount: 5000, ...paypal() });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json<{ code: string }>().code).toBe('payouts_not_enabled');
     expect(await count('wallets', 'user_id = $1', [fresh.id])).toBe(0);
     await reconciled();
   });
@@ -165,6 +179,7 @@ describe('payouts', () => {
   it('answers a replayed Idempotency-Key with the first payout, holding the money once', async () => {
     const u = await ctx.newUser();
     await fund({ userId: u.id }, 12000);
+    await enablePayouts(u);
     const key = `po-${newId()}`;
     const [a, b] = await Promise.all([
       request(u, { amount: 6000, ...paypal() }, { key }),
@@ -182,6 +197,7 @@ describe('payouts', () => {
     const u = await ctx.newUser();
     const admin = await ctx.newUser({ role: 'admin' });
     await fund({ userId: u.id }, 30000);
+    await enablePayouts(u);
     const a = (await request(u, { amount: 5000, ...iban })).json<PayoutDto>();
     const cancelled = await action(u, `/v1/payouts/${a.id}/cancel`);
     expect(cancelled.statusCode, cancelled.body).toBe(200);
@@ -245,6 +261,7 @@ describe('payouts', () => {
     const org = await ctx.newOrg(owner);
     await ctx.addMember(owner, org.id, creator, 'creator');
     await fund({ organizationId: org.id }, 9000);
+    await enablePayouts(owner, ctx, `/v1/orgs/${org.id}/wallets/USD/payout-settings`);
     const url = `/v1/orgs/${org.id}/payouts`;
     expect((await request(creator, { amount: 5000, ...paypal() }, { url })).statusCode).toBe(403);
     expect((await request(outsider, { amount: 5000, ...paypal() }, { url })).statusCode).toBe(404);
@@ -280,6 +297,7 @@ describe('payouts', () => {
     const u = await ctx.newUser();
     const other = await ctx.newUser();
     await fund({ userId: u.id }, 5000);
+    await enablePayouts(u);
     const p = (await request(u, { amount: 5000, ...paypal() })).json<PayoutDto>();
     expect((await get(other, p.id)).statusCode).toBe(404);
     expect((await action(other, `/v1/payouts/${p.id}/cancel`)).statusCode).toBe(404);
@@ -325,6 +343,7 @@ describe('payouts', () => {
     const u = await ctx.newUser();
     const admin = await ctx.newUser({ role: 'admin' });
     const walletId = await fund({ userId: u.id }, 20000);
+    await enablePayouts(u);
     const fields = async (res: Awaited<ReturnType<typeof request>>, status = 400) => {
       expect(res.statusCode, res.body).toBe(status);
       return res.json<{ errors?: { path: string }[] }>().errors?.map((e) => e.path) ?? [];
@@ -455,9 +474,36 @@ describe('payouts', () => {
     expect((await wallet(u)).balance).toBe(0);
   });
 
+  it('checks EIP-55 on EVM payout addresses: a wrong-case one is refused, a one-case one is stored checksummed', async () => {
+    const u = await ctx.newUser();
+    const walletId = await fund({ userId: u.id }, 5000);
+    await enablePayouts(u);
+    const crypto = (address: string) => ({
+      amount: 5000,
+      method: 'crypto',
+      crypto: { network: 'ethereum', address },
+    });
+    const wrong = await request(u, crypto('0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD'));
+    expect(wrong.statusCode).toBe(400);
+    expect(wrong.json<{ code: string; errors: { path: string; message: string }[] }>()).toMatchObject({
+      code: 'invalid_destination',
+      errors: [{ path: 'body.crypto.address', message: expect.stringContaining('EIP-55') as string }],
+    });
+    expect(await count('payouts', 'wallet_id = $1', [walletId])).toBe(0);
+    const ok = await request(u, crypto('0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed'));
+    expect(ok.statusCode, ok.body).toBe(201);
+    const row = await ctx.database.raw.query<{ crypto_address: string }>(
+      'select crypto_address from payouts where id = $1',
+      [ok.json<PayoutDto>().id],
+    );
+    expect(row.rows[0]!.crypto_address).toBe('0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed');
+    expect(ok.json<PayoutDto>().destination).toBe('ethereum 0x5aAe…eAed');
+  });
+
   it('pages my payouts newest first with a status filter', async () => {
     const u = await ctx.newUser();
     await fund({ userId: u.id }, 25000);
+    await enablePayouts(u);
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) {
       ids.push((await request(u, { amount: 5000, ...paypal() })).json<PayoutDto>().id);
@@ -485,6 +531,7 @@ describe('payouts', () => {
   it('reconcile names a payout whose money is not where its status says', async () => {
     const u = await ctx.newUser();
     await fund({ userId: u.id }, 5000);
+    await enablePayouts(u);
     const p = (await request(u, { amount: 5000, ...paypal() })).json<PayoutDto>();
     await reconciled();
     // Pretend the payout completed without its settle transfer: the table's CHECK refuses it…
@@ -517,6 +564,7 @@ describe('the escrowed sale', () => {
     const seller = await ctx.newUser();
     const buyer = await ctx.newUser();
     const admin = await ctx.newUser({ role: 'admin' });
+    await enablePayouts(seller);
     const { sales, ledger } = ctx.services;
     const orderId = newId();
     const sale = await ctx.database.db.transaction((tx) =>
@@ -697,10 +745,281 @@ describe('the escrowed sale', () => {
   });
 });
 
+describe('payout settings: payouts are enabled by a verified destination, and operators can block them', () => {
+  const settingsUrl = '/v1/wallets/USD/payout-settings';
+  interface SettingsDto {
+    walletId: string;
+    payoutsEnabled: boolean;
+    blockedBy: string | null;
+    nextStep: string | null;
+    paypalEmail: string | null;
+    paypalVerified: boolean;
+    payoutsDisabledReason: string | null;
+  }
+  const settings = async (u: TestUser) =>
+    (await ctx.req({ method: 'GET', url: settingsUrl, token: u.token })).json<SettingsDto>();
+  const setPayPal = (u: TestUser, paypalEmail: string | null) =>
+    ctx.req({ method: 'PUT', url: settingsUrl, token: u.token, payload: { paypalEmail } });
+  const auditOf = async (resourceId: string) =>
+    (
+      await ctx.database.raw.query<{ action: string; user_id: string; metadata: Record<string, unknown> }>(
+        'select action, user_id, metadata from audit_logs where resource_id = $1 order by created_at, id',
+        [resourceId],
+      )
+    ).rows;
+  /** Every ledger entry on the wallet's accounts. */
+  const entriesOf = (walletId: string) =>
+    count('ledger_entries e join ledger_accounts a on a.id = e.account_id', 'a.wallet_id = $1', [walletId]);
+
+  it('refuses a payout while the wallet has no verified destination, naming why and what to do, and nothing changes', async () => {
+    const u = await ctx.newUser();
+    const walletId = await fund({ userId: u.id }, 10000);
+    expect(await settings(u)).toMatchObject({
+      walletId,
+      payoutsEnabled: false,
+      blockedBy: 'no_verified_destination',
+      paypalVerified: false,
+      nextStep: expect.stringContaining('PUT /v1/wallets/USD/payout-settings') as string,
+    });
+    for (const body of [
+      { amount: 5000, ...paypal() },
+      { amount: 5000, ...iban },
+    ]) {
+      const res = await request(u, body);
+      expect(res.statusCode, res.body).toBe(403);
+      expect(res.json<{ code: string; detail: string }>()).toMatchObject({
+        code: 'payouts_not_enabled',
+        detail: expect.stringContaining('verified payout destination') as string,
+      });
+    }
+    // An address that is not the user's own verified one is kept, but not verified: still refused.
+    const other = await setPayPal(u, 'someone.else@example.com');
+    expect(other.statusCode, other.body).toBe(200);
+    expect(other.json<SettingsDto>()).toMatchObject({
+      paypalEmail: 'someone.else@example.com',
+      paypalVerified: false,
+      payoutsEnabled: false,
+      blockedBy: 'no_verified_destination',
+      nextStep: expect.stringContaining('not verified') as string,
+    });
+    expect((await request(u, { amount: 5000, ...paypal() })).statusCode).toBe(403);
+    expect(await count('payouts', 'wallet_id = $1', [walletId])).toBe(0);
+    expect(await count('transactions', 'wallet_id = $1', [walletId])).toBe(0);
+    expect(await entriesOf(walletId)).toBe(1);
+    expect(await wallet(u)).toMatchObject({ balance: 10000, payoutsEnabled: false, paypalVerified: false });
+    // Bad input names the field and changes nothing.
+    const bad = await setPayPal(u, 'not-an-email');
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json<{ errors: { path: string }[] }>().errors.map((e) => e.path)).toContain(
+      'body.paypalEmail',
+    );
+    expect((await ctx.req({ method: 'PUT', url: settingsUrl, token: u.token, payload: {} })).statusCode).toBe(
+      400,
+    );
+    expect(
+      (await ctx.req({ method: 'PUT', url: settingsUrl, payload: { paypalEmail: u.email } })).statusCode,
+    ).toBe(401);
+    expect((await settings(u)).paypalEmail).toBe('someone.else@example.com');
+    await reconciled();
+  });
+
+  it('enables payouts with a verified PayPal destination (the account’s own verified address), and disables them when it goes', async () => {
+    const u = await ctx.newUser();
+    const walletId = await fund({ userId: u.id }, 10000);
+    const res = await setPayPal(u, `  ${u.email.toUpperCase()} `);
+    expect(res.statusCode, res.body).toBe(200);
+    expect(res.json<SettingsDto>()).toMatchObject({
+      paypalEmail: u.email,
+      paypalVerified: true,
+      payoutsEnabled: true,
+      blockedBy: null,
+      nextStep: null,
+    });
+    expect(await wallet(u)).toMatchObject({ payoutsEnabled: true, paypalVerified: true });
+    expect((await request(u, { amount: 5000, ...paypal(u.email) })).statusCode).toBe(201);
+    // Another address in its place: not verified, payouts off again.
+    expect((await setPayPal(u, 'elsewhere@example.com')).json<SettingsDto>()).toMatchObject({
+      paypalVerified: false,
+      payoutsEnabled: false,
+    });
+    expect((await request(u, { amount: 5000, ...paypal() })).statusCode).toBe(403);
+    expect((await setPayPal(u, null)).json<SettingsDto>()).toMatchObject({
+      paypalEmail: null,
+      paypalVerified: false,
+      payoutsEnabled: false,
+    });
+    expect((await auditOf(walletId)).map((a) => [a.action, a.metadata.paypalVerified])).toEqual([
+      ['wallet.payout_destination_changed', true],
+      ['wallet.payout_destination_changed', false],
+      ['wallet.payout_destination_changed', false],
+    ]);
+    // An account whose own address is not verified yet cannot verify it as a payout destination.
+    const signUp = await ctx.req({
+      method: 'POST',
+      url: '/v1/auth/sign-up',
+      payload: {
+        email: `unverified-${newId().slice(-8)}@example.com`,
+        password: 'correct horse battery staple',
+        name: 'U',
+      },
+    });
+    expect(signUp.statusCode, signUp.body).toBe(201);
+    const fresh = signUp.json<{ token: string; user: { id: string; email: string } }>();
+    const unverified = await ctx.req({
+      method: 'PUT',
+      url: settingsUrl,
+      token: fresh.token,
+      payload: { paypalEmail: fresh.user.email },
+    });
+    expect(unverified.json<SettingsDto>()).toMatchObject({ paypalVerified: false, payoutsEnabled: false });
+    // The database refuses enabled payouts without a verified destination, whatever code writes it.
+    await expect(
+      ctx.database.raw.query('update wallets set payouts_enabled = true where id = $1', [walletId]),
+    ).rejects.toThrow(/wallets_payouts_enabled_check/);
+  });
+
+  it('lets operators disable payouts with a reason (audited) until an operator re-enables them, whatever the owner verifies meanwhile', async () => {
+    const u = await ctx.newUser();
+    const admin = await ctx.newUser({ role: 'admin' });
+    const walletId = await fund({ userId: u.id }, 20000);
+    await enablePayouts(u);
+    const before = (await request(u, { amount: 5000, ...paypal() })).json<PayoutDto>();
+    const disable = (
+      who: TestUser | null,
+      payload: Record<string, unknown> = { reason: 'chargebacks under review' },
+    ) => action(who, `/v1/admin/wallets/${walletId}/payouts/disable`, payload);
+    const enable = (who: TestUser | null, payload: Record<string, unknown> = { reason: 'review cleared' }) =>
+      action(who, `/v1/admin/wallets/${walletId}/payouts/enable`, payload);
+
+    // Only operators, with a reason, on a wallet that exists.
+    expect((await disable(u)).statusCode).toBe(403);
+    expect((await disable(null)).statusCode).toBe(401);
+    expect((await disable(admin, { reason: ' ' })).statusCode).toBe(400);
+    expect((await disable(admin, {})).statusCode).toBe(400);
+    expect(
+      (await action(admin, `/v1/admin/wallets/${newId()}/payouts/disable`, { reason: 'x' })).statusCode,
+    ).toBe(404);
+    expect((await settings(u)).payoutsEnabled).toBe(true);
+
+    const off = await disable(admin);
+    expect(off.statusCode, off.body).toBe(200);
+    expect(off.json<SettingsDto>()).toMatchObject({
+      payoutsEnabled: false,
+      blockedBy: 'disabled_by_operator',
+      payoutsDisabledReason: 'chargebacks under review',
+      paypalVerified: true,
+    });
+    // Disabling again changes nothing (and records nothing).
+    expect((await disable(admin, { reason: 'other' })).json<SettingsDto>().payoutsDisabledReason).toBe(
+      'chargebacks under review',
+    );
+    const refused = await request(u, { amount: 5000, ...paypal() });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.json<{ code: string; detail: string }>()).toMatchObject({
+      code: 'payouts_not_enabled',
+      detail: expect.stringContaining('chargebacks under review') as string,
+    });
+    // A payout asked for before the block is held back as well.
+    const approve = await action(admin, `/v1/admin/payouts/${before.id}/approve`);
+    expect(approve.statusCode).toBe(409);
+    expect(approve.json<{ code: string }>().code).toBe('payouts_not_enabled');
+    expect((await get(u, before.id)).json<PayoutDto>().status).toBe('pending');
+    // The owner verifying a destination again does not lift the block.
+    await setPayPal(u, 'elsewhere@example.com');
+    expect((await setPayPal(u, u.email)).json<SettingsDto>()).toMatchObject({
+      paypalVerified: true,
+      payoutsEnabled: false,
+      blockedBy: 'disabled_by_operator',
+    });
+    expect((await request(u, { amount: 5000, ...paypal() })).statusCode).toBe(403);
+    expect(await count('payouts', 'wallet_id = $1', [walletId])).toBe(1);
+    expect((await wallet(u)).balance).toBe(15000);
+
+    expect((await enable(u)).statusCode).toBe(403);
+    const on = await enable(admin);
+    expect(on.statusCode, on.body).toBe(200);
+    expect(on.json<SettingsDto>()).toMatchObject({
+      payoutsEnabled: true,
+      blockedBy: null,
+      payoutsDisabledReason: null,
+    });
+    expect((await enable(admin)).statusCode).toBe(200);
+    expect((await action(admin, `/v1/admin/payouts/${before.id}/approve`)).statusCode).toBe(200);
+    expect((await request(u, { amount: 5000, ...paypal() })).statusCode).toBe(201);
+    await ctx.drain();
+
+    const ops = (await auditOf(walletId)).filter((a) => a.action !== 'wallet.payout_destination_changed');
+    expect(ops).toEqual([
+      {
+        action: 'wallet.payouts_disabled',
+        user_id: admin.id,
+        metadata: expect.objectContaining({
+          reason: 'chargebacks under review',
+          ownerUserId: u.id,
+        }) as unknown,
+      },
+      {
+        action: 'wallet.payouts_enabled',
+        user_id: admin.id,
+        metadata: expect.objectContaining({
+          reason: 'review cleared',
+          disabledReason: 'chargebacks under review',
+          payoutsEnabled: true,
+        }) as unknown,
+      },
+    ]);
+    expect(
+      (
+        await ctx.req({
+          method: 'GET',
+          url: `/v1/admin/wallets/${walletId}/payout-settings`,
+          token: admin.token,
+        })
+      ).json<SettingsDto>(),
+    ).toMatchObject({ payoutsEnabled: true });
+    expect(
+      (await ctx.req({ method: 'GET', url: `/v1/admin/wallets/${walletId}/payout-settings`, token: u.token }))
+        .statusCode,
+    ).toBe(403);
+
+    // Re-enabling a blocked wallet without a verified destination lifts the block only.
+    const v = await ctx.newUser();
+    const vWallet = await fund({ userId: v.id }, 5000);
+    await action(admin, `/v1/admin/wallets/${vWallet}/payouts/disable`, { reason: 'kyc' });
+    expect(
+      (
+        await action(admin, `/v1/admin/wallets/${vWallet}/payouts/enable`, { reason: 'kyc done' })
+      ).json<SettingsDto>(),
+    ).toMatchObject({ payoutsEnabled: false, blockedBy: 'no_verified_destination' });
+    await reconciled();
+  });
+
+  it("keeps an organization's payout settings to members with payouts.manage", async () => {
+    const owner = await ctx.newUser();
+    const creator = await ctx.newUser();
+    const outsider = await ctx.newUser();
+    const org = await ctx.newOrg(owner);
+    await ctx.addMember(owner, org.id, creator, 'creator');
+    const url = `/v1/orgs/${org.id}/wallets/USD/payout-settings`;
+    expect((await ctx.req({ method: 'GET', url, token: outsider.token })).statusCode).toBe(404);
+    expect(
+      (await ctx.req({ method: 'PUT', url, token: creator.token, payload: { paypalEmail: creator.email } }))
+        .statusCode,
+    ).toBe(403);
+    expect((await ctx.req({ method: 'GET', url, token: owner.token })).json<SettingsDto>()).toMatchObject({
+      payoutsEnabled: false,
+    });
+    // The owner's personal wallet is another wallet.
+    await enablePayouts(owner, ctx, url);
+    expect((await settings(owner)).payoutsEnabled).toBe(false);
+  });
+});
+
 describe('concurrency', () => {
   it('survives 230 concurrent conflicting debits, top-ups, refunds, withdrawals and cancels on one wallet', async () => {
     const u = await ctx.newUser();
     const admin = await ctx.newUser({ role: 'admin' });
+    await enablePayouts(u);
     const topUp = (amount: number) =>
       ctx.req({
         method: 'POST',
@@ -851,6 +1170,7 @@ describe('a payout provider that settles later', () => {
   it('keeps the money in clearing while the provider is unreachable or in transit, then settles once from its word', async () => {
     const u = await later.newUser();
     const admin = await later.newUser({ role: 'admin' });
+    await enablePayouts(u, later);
     const w = await later.services.ledger.wallet({ userId: u.id }, 'USD');
     const clearing = await later.services.ledger.platformAccount('provider_clearing', 'USD');
     await later.services.ledger.transfer({
@@ -929,6 +1249,294 @@ describe('a payout provider that settles later', () => {
     expect(r.checks.filter((c) => !c.ok)).toEqual([]);
   });
 
+  describe('operators close a payout stuck in processing', () => {
+    const admin = () => later.newUser({ role: 'admin' });
+    const setUp = async (amount = 1000) => {
+      const u = await later.newUser();
+      const w = await later.services.ledger.wallet({ userId: u.id }, 'USD');
+      const clearing = await later.services.ledger.platformAccount('provider_clearing', 'USD');
+      await later.services.ledger.transfer({
+        key: `fund:${newId()}`,
+        kind: 'topup',
+        currency: 'USD',
+        legs: [
+          { accountId: clearing, amount: -3000 },
+          { accountId: w.available, amount: 3000 },
+        ],
+      });
+      await enablePayouts(u, later);
+      const res = await later.req({
+        method: 'POST',
+        url: '/v1/payouts',
+        token: u.token,
+        headers: { 'idempotency-key': newId() },
+        payload: { amount, currency: 'USD', ...iban },
+      });
+      expect(res.statusCode, res.body).toBe(201);
+      return { u, walletId: w.wallet.id, p: res.json<PayoutDto>() };
+    };
+    const act = (who: TestUser, url: string, payload: Record<string, unknown>) =>
+      later.req({ method: 'POST', url, token: who.token, payload });
+    const balance = async (walletId: string) => (await later.services.ledger.walletById(walletId))!.wallet;
+    const transfers = (payoutId: string, kind: string) =>
+      later.database.raw
+        .query<{ n: string }>(
+          "select count(*)::text as n from ledger_transfers where reference_type = 'payout' and reference_id = $1 and kind = $2",
+          [payoutId, kind],
+        )
+        .then((r) => Number(r.rows[0]!.n));
+    const reconciledLater = async () => {
+      const r = await reconcile(later.services.ledgerRepo, later.services.payouts.invariants());
+      return r.checks.filter((c) => !c.ok);
+    };
+
+    it('lists and reconciles payouts processing too long; marking one failed returns the money once, and the provider’s late word changes nothing', async () => {
+      const op = await admin();
+      const { u, walletId, p } = await setUp();
+      expect((await act(op, `/v1/admin/payouts/${p.id}/approve`, {})).statusCode).toBe(200);
+      provider.down = false;
+      const sent = (await later.services.payouts.send(p.id))!;
+      expect(sent).toMatchObject({ status: 'processing' });
+      const calls = provider.calls;
+
+      // Surfaced: by the list filter at once, by reconciliation after 48 hours.
+      const stuck = async (hours: number) =>
+        (
+          await later.req({
+            method: 'GET',
+            url: `/v1/admin/payouts?processingForHours=${hours}&limit=100`,
+            token: op.token,
+          })
+        )
+          .json<{ items: PayoutDto[] }>()
+          .items.map((i) => i.id);
+      expect(await stuck(0)).toContain(p.id);
+      expect(await stuck(1)).not.toContain(p.id);
+      expect(await reconciledLater()).toEqual([]);
+      await later.database.raw.query(
+        "update payouts set processed_at = now() - interval '3 days' where id = $1",
+        [p.id],
+      );
+      expect(await stuck(49)).toContain(p.id);
+      const failing = await reconciledLater();
+      expect(failing.map((c) => c.name)).toEqual(['no payout has been processing for longer than 48 hours']);
+      expect(failing[0]!.problems.join('\n')).toContain(p.id);
+      expect(
+        (await later.req({ method: 'GET', url: '/v1/admin/payouts?processingForHours=-1', token: op.token }))
+          .statusCode,
+      ).toBe(400);
+
+      // Only operators, with a reason.
+      expect((await act(u, `/v1/admin/payouts/${p.id}/mark-failed`, { reason: 'x' })).statusCode).toBe(403);
+      expect((await act(op, `/v1/admin/payouts/${p.id}/mark-failed`, { reason: '' })).statusCode).toBe(400);
+      expect((await act(op, `/v1/admin/payouts/${newId()}/mark-failed`, { reason: 'x' })).statusCode).toBe(
+        404,
+      );
+      expect((await balance(walletId)).balance).toBe(2000);
+
+      const failed = await act(op, `/v1/admin/payouts/${p.id}/mark-failed`, {
+        reason: 'the provider has no record of it',
+      });
+      expect(failed.statusCode, failed.body).toBe(200);
+      const f = failed.json<PayoutDto>();
+      expect(f).toMatchObject({
+        status: 'failed',
+        failureReason: 'Marked failed by the operator: the provider has no record of it',
+      });
+      expect(f.returnTransferId).not.toBeNull();
+      expect((await balance(walletId)).balance).toBe(3000);
+      // Again: answered unchanged, nothing moves.
+      const again = await act(op, `/v1/admin/payouts/${p.id}/mark-failed`, { reason: 'twice' });
+      expect(again.statusCode).toBe(200);
+      expect(again.json<PayoutDto>()).toMatchObject({
+        returnTransferId: f.returnTransferId,
+        failureReason: f.failureReason,
+      });
+      // The provider's late webhook, either way, and the send job running again: ignored.
+      for (const outcome of [
+        { status: 'completed' as const },
+        { status: 'failed' as const, reason: 'late' },
+      ]) {
+        expect(
+          await later.services.payouts.settleFromProvider('stripe_connect', sent.providerPayoutId!, outcome),
+        ).toBe('ignored');
+      }
+      await later.services.payouts.send(p.id);
+      expect(provider.calls).toBe(calls);
+      expect(await transfers(p.id, 'payout_returned')).toBe(1);
+      expect(await transfers(p.id, 'payout_sent')).toBe(0);
+      expect(await balance(walletId)).toMatchObject({ balance: 3000, totalWithdrawn: 0 });
+      // Closed: completing it now is refused.
+      const complete = await act(op, `/v1/admin/payouts/${p.id}/mark-completed`, {
+        providerPayoutId: sent.providerPayoutId,
+      });
+      expect(complete.statusCode).toBe(409);
+      expect(complete.json<{ code: string }>().code).toBe('payout_not_processing');
+      const audits = await later.database.raw.query<{ action: string; user_id: string; reason: string }>(
+        "select action, user_id, metadata->>'reason' as reason from audit_logs where resource_id = $1 and action like 'payout.%'",
+        [p.id],
+      );
+      expect(audits.rows).toEqual([
+        { action: 'payout.marked_failed', user_id: op.id, reason: 'the provider has no record of it' },
+      ]);
+      const titles = await later.database.raw.query<{ title: string }>(
+        "select title from notifications where user_id = $1 and type = 'payout'",
+        [u.id],
+      );
+      expect(titles.rows.map((r) => r.title)).toEqual(['Your payout failed']);
+      expect(await reconciledLater()).toEqual([]);
+    });
+
+    it('an operator and the provider closing the same payout at once: one wins, the money moves once', async () => {
+      const op = await admin();
+      for (const outcome of ['completed', 'failed'] as const) {
+        const { walletId, p } = await setUp();
+        await act(op, `/v1/admin/payouts/${p.id}/approve`, {});
+        provider.down = false;
+        const sent = (await later.services.payouts.send(p.id))!;
+        const [byOperator, byProvider] = await Promise.all([
+          act(op, `/v1/admin/payouts/${p.id}/mark-failed`, { reason: 'race' }),
+          later.services.payouts.settleFromProvider(
+            'stripe_connect',
+            sent.providerPayoutId!,
+            outcome === 'completed' ? { status: 'completed' } : { status: 'failed', reason: 'declined' },
+          ),
+        ]);
+        const final = (
+          await later.req({ method: 'GET', url: `/v1/payouts/${p.id}`, token: op.token })
+        ).json<PayoutDto>();
+        const returned = await transfers(p.id, 'payout_returned');
+        const paid = await transfers(p.id, 'payout_sent');
+        const seen = `${outcome}: operator ${byOperator.statusCode}, provider ${byProvider}`;
+        expect(returned + paid, seen).toBe(1);
+        expect(final.status, seen).toBe(paid ? 'completed' : 'failed');
+        expect((await balance(walletId)).balance, seen).toBe(paid ? 2000 : 3000);
+        if (outcome === 'failed') {
+          // Both say failed: whoever comes second finds it failed already.
+          expect(byOperator.statusCode, seen).toBe(200);
+          expect(paid, seen).toBe(0);
+        } else if (paid) {
+          expect([byOperator.statusCode, byProvider], seen).toEqual([409, 'processed']);
+        } else {
+          expect([byOperator.statusCode, byProvider], seen).toEqual([200, 'ignored']);
+        }
+      }
+      expect(await reconciledLater()).toEqual([]);
+    });
+
+    it('a payout the provider never answered, marked failed, is never sent afterwards', async () => {
+      const op = await admin();
+      const { walletId, p } = await setUp();
+      await act(op, `/v1/admin/payouts/${p.id}/approve`, {});
+      provider.down = true;
+      await expect(later.services.payouts.send(p.id)).rejects.toThrow('provider unreachable');
+      const calls = provider.calls;
+      expect(
+        (await act(op, `/v1/admin/payouts/${p.id}/mark-failed`, { reason: 'provider outage' })).statusCode,
+      ).toBe(200);
+      provider.down = false;
+      // The job's retry after the provider is back.
+      expect(await later.services.payouts.send(p.id)).toMatchObject({ status: 'failed' });
+      expect(provider.calls).toBe(calls);
+      expect((await balance(walletId)).balance).toBe(3000);
+      expect(await reconciledLater()).toEqual([]);
+    });
+
+    it('marking one completed posts once with the provider reference; a pending or closed payout is refused with 409', async () => {
+      const op = await admin();
+      const { u, walletId, p } = await setUp();
+      // Pending: approve or reject it instead.
+      for (const [url, body] of [
+        ['mark-completed', { providerPayoutId: 'po_x' }],
+        ['mark-failed', { reason: 'x' }],
+      ] as const) {
+        const res = await act(op, `/v1/admin/payouts/${p.id}/${url}`, body);
+        expect(res.statusCode).toBe(409);
+        expect(res.json<{ code: string; detail: string }>()).toMatchObject({
+          code: 'payout_not_processing',
+          detail: expect.stringContaining('approve or reject') as string,
+        });
+      }
+      await act(op, `/v1/admin/payouts/${p.id}/approve`, {});
+      provider.down = false;
+      const sent = (await later.services.payouts.send(p.id))!;
+      const mismatch = await act(op, `/v1/admin/payouts/${p.id}/mark-completed`, {
+        providerPayoutId: 'po_someone_else',
+      });
+      expect(mismatch.statusCode).toBe(409);
+      expect(mismatch.json<{ code: string }>().code).toBe('provider_reference_mismatch');
+      expect((await act(op, `/v1/admin/payouts/${p.id}/mark-completed`, {})).statusCode).toBe(400);
+      expect(
+        (
+          await act(u, `/v1/admin/payouts/${p.id}/mark-completed`, {
+            providerPayoutId: sent.providerPayoutId,
+          })
+        ).statusCode,
+      ).toBe(403);
+
+      const done = await act(op, `/v1/admin/payouts/${p.id}/mark-completed`, {
+        providerPayoutId: sent.providerPayoutId,
+      });
+      expect(done.statusCode, done.body).toBe(200);
+      const d = done.json<PayoutDto>();
+      expect(d).toMatchObject({ status: 'completed', providerPayoutId: sent.providerPayoutId });
+      expect(d.settleTransferId).not.toBeNull();
+      const again = await act(op, `/v1/admin/payouts/${p.id}/mark-completed`, {
+        providerPayoutId: sent.providerPayoutId,
+      });
+      expect(again.statusCode).toBe(200);
+      expect(again.json<PayoutDto>().settleTransferId).toBe(d.settleTransferId);
+      expect((await act(op, `/v1/admin/payouts/${p.id}/mark-failed`, { reason: 'x' })).statusCode).toBe(409);
+      for (const outcome of [
+        { status: 'completed' as const },
+        { status: 'failed' as const, reason: 'late' },
+      ]) {
+        expect(
+          await later.services.payouts.settleFromProvider('stripe_connect', sent.providerPayoutId!, outcome),
+        ).toBe('ignored');
+      }
+      expect(await transfers(p.id, 'payout_sent')).toBe(1);
+      expect(await transfers(p.id, 'payout_returned')).toBe(0);
+      expect(await balance(walletId)).toMatchObject({
+        balance: 2000,
+        totalWithdrawn: 1000,
+        totalWithdrawnStripe: 1000,
+      });
+      const audits = await later.database.raw.query<{ action: string; ref: string }>(
+        "select action, metadata->>'providerPayoutId' as ref from audit_logs where resource_id = $1 and action like 'payout.%'",
+        [p.id],
+      );
+      expect(audits.rows).toEqual([{ action: 'payout.marked_completed', ref: sent.providerPayoutId }]);
+
+      // Never answered by the provider: the operator's reference becomes the payout's, and the
+      // provider's later webhook with it is ignored.
+      const second = await setUp();
+      await act(op, `/v1/admin/payouts/${second.p.id}/approve`, {});
+      provider.down = true;
+      await expect(later.services.payouts.send(second.p.id)).rejects.toThrow();
+      provider.down = false;
+      const ref = 'po_from_the_provider_dashboard';
+      expect(
+        (
+          await act(op, `/v1/admin/payouts/${second.p.id}/mark-completed`, { providerPayoutId: ref })
+        ).json<PayoutDto>(),
+      ).toMatchObject({
+        status: 'completed',
+        providerPayoutId: ref,
+      });
+      expect(
+        await later.services.payouts.settleFromProvider('stripe_connect', ref, {
+          status: 'failed',
+          reason: 'late',
+        }),
+      ).toBe('ignored');
+      expect(await later.services.payouts.send(second.p.id)).toMatchObject({ status: 'completed' });
+      expect(await transfers(second.p.id, 'payout_sent')).toBe(1);
+      expect((await balance(second.walletId)).totalWithdrawn).toBe(1000);
+      expect(await reconciledLater()).toEqual([]);
+    });
+  });
+
   it('lists the payout routes in the OpenAPI document', async () => {
     const doc = (await later.req({ method: 'GET', url: '/docs/json' })).json<{
       paths: Record<
@@ -945,6 +1553,13 @@ describe('a payout provider that settles later', () => {
         '/v1/admin/payouts',
         '/v1/admin/payouts/{id}/approve',
         '/v1/admin/payouts/{id}/reject',
+        '/v1/admin/payouts/{id}/mark-completed',
+        '/v1/admin/payouts/{id}/mark-failed',
+        '/v1/wallets/{currency}/payout-settings',
+        '/v1/orgs/{orgId}/wallets/{currency}/payout-settings',
+        '/v1/admin/wallets/{id}/payout-settings',
+        '/v1/admin/wallets/{id}/payouts/disable',
+        '/v1/admin/wallets/{id}/payouts/enable',
       ]),
     );
     expect(doc.paths['/v1/payouts']!.post!.parameters).toEqual(

@@ -419,6 +419,9 @@ describe('pay as play', () => {
     const w = (await ctx.req({ method: 'GET', url: `/v1/orgs/${p.orgId}/payplay/wallet/usd`, token: p.owner.token })).json<{ balance: number }>();
     expect(w.balance).toBe(72_000);
     const bank = { method: 'bank', bank: { accountHolderName: 'StreamCo GmbH', iban: 'DE89 3704 0044 0532 0130 00' } };
+    // Payouts need a verified destination first: the owner's own verified address as the wallet's PayPal.
+    const settings = await ctx.req({ method: 'PUT', url: `/v1/orgs/${p.orgId}/wallets/USD/payout-settings`, token: p.owner.token, payload: { paypalEmail: p.owner.email } });
+    expect(settings.json<{ payoutsEnabled: boolean }>().payoutsEnabled, settings.body).toBe(true);
     const req = await ctx.req({
       method: 'POST',
       url: `/v1/orgs/${p.orgId}/payouts`,

@@ -19,6 +19,9 @@ const walletSchema = z.object({
   totalWithdrawn: z.number().int(),
   totalSpentOnPlatform: z.number().int(),
   totalToppedUp: z.number().int(),
+  /** Whether payouts may be requested from it; why not, and the destination, at …/payout-settings. */
+  payoutsEnabled: z.boolean(),
+  paypalVerified: z.boolean(),
   lastUpdated: z.date(),
 });
 const toWalletDto = (w: Wallet) => ({
@@ -31,6 +34,8 @@ const toWalletDto = (w: Wallet) => ({
   totalWithdrawn: w.totalWithdrawn,
   totalSpentOnPlatform: w.totalSpentOnPlatform,
   totalToppedUp: w.totalToppedUp,
+  payoutsEnabled: w.payoutsEnabled,
+  paypalVerified: w.paypalVerified,
   lastUpdated: w.lastUpdated,
 });
 const transactionSchema = z.object({
