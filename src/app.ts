@@ -38,7 +38,8 @@ import { contentRoutes, createContentRepository, createContentService, createPla
 import { createHmac } from 'node:crypto';
 import { formatMoney } from './core/money.ts';
 import { createNotificationRepository, createNotificationService, notificationRoutes } from './modules/notifications/index.ts';
-import { createLmsClient, createLmsRepository, createLmsService, createSecretBox, lmsRoutes } from './modules/lms/index.ts';
+import { createLmsClient, createLmsRepository, createLmsService, LMS_SECRET_PURPOSE, lmsRoutes } from './modules/lms/index.ts';
+import { createSecretBox } from './core/secret-box.ts';
 import { createPayplayRepository, createPayplayService, PLATFORM_KEY_PREFIX, payplayRoutes } from './modules/payplay/index.ts';
 import { createWebhookRepository, createWebhookSecretBox, createWebhookService, registerWebhookEvents, webhookRoutes } from './modules/webhooks/index.ts';
 import { createMediaRepository, createMediaService, createUploadStore, mediaRoutes, mountUploads } from './modules/media/index.ts';
@@ -89,7 +90,7 @@ export function createServices(config: Config, database: Database, log: Logger, 
     access,
     audit,
     jobs,
-    box: createSecretBox(config.authSecret),
+    box: createSecretBox(config.authSecret, LMS_SECRET_PURPOSE),
     client: createLmsClient({ timeoutMs: config.lms.timeoutMs, allowPrivate: config.outbound.allowPrivate }),
     log,
   });

@@ -1,5 +1,5 @@
 export { createLmsClient, LmsError, type LmsClient, type LmsSite } from './lms.client.ts';
-export { createSecretBox, type SecretBox } from './lms.crypto.ts';
+export { LMS_SECRET_PURPOSE } from './lms.service.ts';
 export { createLmsRepository, type LmsRepository } from './lms.repository.ts';
 export { createLmsService, type LmsService, type LmsConnection } from './lms.service.ts';
 export { lmsRoutes } from './lms.routes.ts';

@@ -19,7 +19,7 @@ export interface LmsCourse {
 
 /**
  * Pay as Play's LMS connections: a Moodle or Canvas site a user (or a partner organization)
- * connects. `api_key` and `api_secret` hold AES-256-GCM ciphertext (see lms.crypto.ts), never the
+ * connects. `api_key` and `api_secret` hold AES-256-GCM ciphertext (see core/secret-box.ts), never the
  * plain values, so they are text rather than the seed's VARCHAR(255).
  *
  * Beyond the seed: `organization_id` (a partner organization's connection, managed by members

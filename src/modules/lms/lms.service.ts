@@ -7,7 +7,10 @@ import type { Logger } from '../../core/logger.ts';
 import { decodeCursor, toPage, type Page, type PageQuery } from '../../core/pagination.ts';
 import type { AuditService } from '../audit/index.ts';
 import { LmsError, type LmsClient, type LmsErrorCode, type LmsSite } from './lms.client.ts';
-import type { SecretBox } from './lms.crypto.ts';
+import type { SecretBox } from '../../core/secret-box.ts';
+
+/** The HKDF purpose of the key that seals LMS connection keys (see core/secret-box.ts). */
+export const LMS_SECRET_PURPOSE = 'lms-connections/v1';
 import type { LmsConnectionPatch, LmsConnectionRow, LmsRepository } from './lms.repository.ts';
 import type { LmsPlatform } from './lms.schema.ts';
 

@@ -2,7 +2,8 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTestContext, type LightMyRequestResponse, type TestContext, type TestUser } from '../../../test/helpers.ts';
-import { createSecretBox } from './lms.crypto.ts';
+import { createSecretBox } from '../../core/secret-box.ts';
+import { LMS_SECRET_PURPOSE } from './lms.service.ts';
 import { createLmsClient, LmsError } from './lms.client.ts';
 
 // No real LMS is reachable here: a local server answers as Moodle's REST web services and
@@ -160,11 +161,11 @@ describe('creating and reading connections', () => {
     expect(row.api_key).toMatch(/^v1\.[\w-]+\.[\w-]+\.[\w-]+$/);
     expect(String(row.api_key)).not.toContain(CANVAS_TOKEN);
     expect(String(row.api_secret)).not.toContain('canvas-dev-secret');
-    const box = createSecretBox(SECRET);
+    const box = createSecretBox(SECRET, LMS_SECRET_PURPOSE);
     expect(box.open(String(row.api_key), `lms_connections:${c.id}:api_key`)).toBe(CANVAS_TOKEN);
     expect(box.open(String(row.api_secret), `lms_connections:${c.id}:api_secret`)).toBe('canvas-dev-secret');
     expect(() => box.open(String(row.api_key), `lms_connections:${c.id}:api_secret`)).toThrow();
-    expect(() => createSecretBox('another-secret-another-secret-xx').open(String(row.api_key), `lms_connections:${c.id}:api_key`)).toThrow();
+    expect(() => createSecretBox('another-secret-another-secret-xx', LMS_SECRET_PURPOSE).open(String(row.api_key), `lms_connections:${c.id}:api_key`)).toThrow();
 
     // A key copied into another connection does not decrypt there: the test says so plainly.
     const other = await connect(u, canvas());

@@ -1,4 +1,3 @@
-import { createHmac } from 'node:crypto';
 import type { Access } from '../../core/access.ts';
 import type { Actor } from '../../core/actor.ts';
 import { AppError, notFound } from '../../core/errors.ts';
@@ -9,7 +8,7 @@ import { OutboundError, outboundRequest } from '../../core/outbound-http.ts';
 import { decodeCursor, toPage, type Page, type PageQuery } from '../../core/pagination.ts';
 import type { Db, Executor } from '../../db/client.ts';
 import type { AuditService } from '../audit/index.ts';
-import { createSecretBox, type SecretBox } from '../lms/index.ts';
+import { createSecretBox, type SecretBox } from '../../core/secret-box.ts';
 import type { PayplayRepository, Platform } from '../payplay/index.ts';
 import { EVENT_ID_HEADER, newWebhookSecret, SIGNATURE_HEADER, signWebhook } from './webhooks.signature.ts';
 import type { WebhookDelivery, WebhookRepository } from './webhooks.repository.ts';
@@ -44,8 +43,7 @@ export interface WebhookEnvelope {
 }
 
 /** Signing secrets are sealed under a key of their own, derived from AUTH_SECRET. */
-export const createWebhookSecretBox = (authSecret: string): SecretBox =>
-  createSecretBox(createHmac('sha256', authSecret).update('webhook-secrets').digest('hex'));
+export const createWebhookSecretBox = (authSecret: string): SecretBox => createSecretBox(authSecret, 'platform-webhook-secrets/v1');
 
 const secretContext = (platformId: string) => `platform_webhook_secrets:${platformId}`;
 

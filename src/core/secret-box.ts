@@ -1,20 +1,21 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
 /**
- * Secrets of LMS connections at rest: AES-256-GCM under a key derived from AUTH_SECRET with
- * HKDF-SHA256, so nothing else needs configuring. The additional data binds a ciphertext to its
- * row and column: a value copied into another connection or field does not decrypt.
+ * Secrets Fanfare must read back (LMS connection keys, partner webhook signing secrets), at rest:
+ * AES-256-GCM under a key derived from AUTH_SECRET with HKDF-SHA256, so nothing else needs
+ * configuring. `purpose` is HKDF's info: each kind of secret has its own key. The additional data
+ * (`context`) binds a ciphertext to its row and column: a value copied elsewhere does not decrypt.
  *
  * Stored as `v1.<iv>.<tag>.<ciphertext>` (base64url). Changing AUTH_SECRET makes stored secrets
- * unreadable; the connection then reports an error and its owner enters the key again.
+ * unreadable; their owners then enter (or rotate) them again.
  */
 export interface SecretBox {
   seal(plain: string, context: string): string;
   open(sealed: string, context: string): string;
 }
 
-export function createSecretBox(authSecret: string): SecretBox {
-  const key = Buffer.from(hkdfSync('sha256', authSecret, 'fanfare', 'lms-connections/v1', 32));
+export function createSecretBox(authSecret: string, purpose: string): SecretBox {
+  const key = Buffer.from(hkdfSync('sha256', authSecret, 'fanfare', purpose, 32));
   return {
     seal(plain, context) {
       const iv = randomBytes(12);
